@@ -1,0 +1,129 @@
+"""The atlas (image, label map, grid) and the choice of atlas among candidate images (SPEC)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ltnet.errors import LtnetError
+from ltnet.io import Volume, load_image, load_labels
+from ltnet.prepare import normalize_intensity
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """The labelled atlas on the working grid.
+
+    image: float32 (X, Y, Z) in [0, 1]; labels: int32 (X, Y, Z); affine: (4, 4) voxel -> world mm;
+    label_ids: the ids present, sorted, background (0) first: channel c of :meth:`one_hot` is
+    label ``label_ids[c]``.
+    """
+
+    image: np.ndarray
+    labels: np.ndarray
+    affine: np.ndarray
+    label_ids: tuple[int, ...]
+
+    @classmethod
+    def from_arrays(cls, image: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> Atlas:
+        if image.shape != labels.shape:
+            raise ValueError(f"atlas image {image.shape} and labels {labels.shape} differ in shape")
+        ids = tuple(int(i) for i in np.unique(np.concatenate([[0], np.unique(labels)])))
+        return cls(
+            np.asarray(image, np.float32), np.asarray(labels, np.int32), np.asarray(affine, np.float64), ids
+        )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.image.shape)  # type: ignore[return-value]
+
+    def image_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(1, 1, D, H, W) float32."""
+        return torch.from_numpy(self.image)[None, None].to(device)
+
+    def one_hot(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(1, L, D, H, W) float32, background in channel 0."""
+        return label_one_hot(torch.from_numpy(self.labels).to(device), self.label_ids)[None]
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain tensors and lists, for a ``weights_only`` checkpoint."""
+        return {
+            "image": torch.from_numpy(self.image),
+            "labels": torch.from_numpy(self.labels),
+            "affine": torch.from_numpy(self.affine),
+            "label_ids": list(self.label_ids),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Atlas:
+        return cls(
+            state["image"].numpy().astype(np.float32),
+            state["labels"].numpy().astype(np.int32),
+            state["affine"].numpy().astype(np.float64),
+            tuple(int(i) for i in state["label_ids"]),
+        )
+
+
+def label_one_hot(labels: torch.Tensor, label_ids: Sequence[int]) -> torch.Tensor:
+    """(D, H, W) integer ids -> (L, D, H, W) float32 one-hot over ``label_ids`` (0 first).
+
+    Ids not in ``label_ids`` count as background.
+    """
+    ids = torch.as_tensor(list(label_ids), device=labels.device)
+    lut_size = int(max(int(ids.max()), int(labels.max()))) + 1
+    lut = torch.zeros(lut_size, dtype=torch.long, device=labels.device)
+    lut[ids] = torch.arange(len(ids), device=labels.device)
+    index = lut[labels.long().clamp(min=0)]
+    out = torch.zeros((len(ids), *labels.shape), dtype=torch.float32, device=labels.device)
+    out.scatter_(0, index[None], 1.0)
+    return out
+
+
+def load_atlas(image_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[Atlas, Volume]:
+    """Read an atlas image and its label map, which must share one grid."""
+    img = load_image(image_path)
+    seg = load_labels(labels_path)
+    if seg.shape != img.shape:
+        raise LtnetError(
+            f"{labels_path}: label map grid {seg.shape} differs from the atlas image {img.shape}"
+        )
+    if not np.allclose(seg.affine, img.affine, atol=1e-3):
+        raise LtnetError(f"{labels_path}: label map affine differs from the atlas image's ({image_path})")
+    if not (seg.data > 0).any():
+        raise LtnetError(f"{labels_path}: label map holds no labels (all background)")
+    return Atlas.from_arrays(normalize_intensity(img.data), seg.data, img.affine), img
+
+
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Global normalised cross-correlation of two arrays of one shape."""
+    a = a.astype(np.float64).ravel() - a.mean()
+    b = b.astype(np.float64).ravel() - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
+
+
+def select_atlas(paths: Sequence[str | os.PathLike]) -> tuple[Path, dict[Path, float]]:
+    """The image most similar (global NCC) to the average of all of them (SPEC, 'Atlas choice').
+
+    The images must already share one grid. Returns the chosen path and every image's NCC.
+    """
+    if len(paths) < 2:
+        raise LtnetError("select-atlas needs at least two images")
+    vols = [load_image(p) for p in paths]
+    for v in vols[1:]:
+        if v.shape != vols[0].shape:
+            raise LtnetError(
+                f"{v.path}: grid {v.shape} differs from {vols[0].path} {vols[0].shape}: "
+                "the images must share one grid"
+            )
+    images = [normalize_intensity(v.data) for v in vols]
+    mean = np.mean(images, axis=0)
+    scores = {Path(p): ncc(im, mean) for p, im in zip(paths, images, strict=True)}
+    best = max(scores, key=scores.__getitem__)
+    return best, scores

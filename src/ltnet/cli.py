@@ -1,0 +1,221 @@
+"""The ``ltnet`` command line. Heavy modules (torch, MONAI) are imported inside each command, so
+``ltnet --help`` is instant. Bad input ends with one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ltnet import __version__
+from ltnet.errors import LtnetError
+
+EXAMPLES = """\
+examples:
+  ltnet train --atlas atlas.nii.gz --atlas-labels atlas_seg.nii.gz --images scans/ --out run1 --steps 2000
+  ltnet segment --model run1 --images scans/ --out labels/
+  ltnet evaluate --pred labels/ --truth truth/ --out scores/
+  ltnet select-atlas scans/*.nii.gz
+"""
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise LtnetError("--device cuda: no CUDA device is available (use --device cpu)")
+    return torch.device(name)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ltnet.config import TrainConfig
+    from ltnet.io import expand_inputs
+    from ltnet.train import load_train_data, read_log, train
+
+    cfg = TrainConfig(
+        variant=args.variant,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        lr=args.lr,
+        amp=not args.no_amp,
+    )
+    data = load_train_data(args.atlas, args.atlas_labels, expand_inputs(args.images))
+    device = _device(args.device)
+    print(
+        f"ltnet train: variant {cfg.variant}, {len(data.images)} images on grid {data.atlas.shape}, "
+        f"{len(data.atlas.label_ids) - 1} atlas labels, device {device}",
+        file=sys.stderr,
+    )
+    ckpt = train(cfg, data, args.out, device=device, resume=args.resume, progress=not args.quiet)
+    last = read_log(args.out)[-1]
+    print(
+        "final losses: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "seconds")),
+        file=sys.stderr,
+    )
+    print(ckpt)
+    return 0
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from ltnet.io import expand_inputs
+    from ltnet.segment import segment_files
+
+    written = segment_files(
+        args.model,
+        expand_inputs(args.images),
+        args.out,
+        save_field=args.save_field,
+        save_warped=args.save_warped,
+        interp=args.interp,
+        device=_device(args.device),
+        progress=not args.quiet,
+    )
+    for p in written:
+        print(p)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ltnet.evaluate import evaluate_files, write_evaluation
+    from ltnet.io import expand_inputs
+    from ltnet.labels import EVAL_LABELS
+
+    result = evaluate_files(
+        expand_inputs(args.pred, stem_suffix="_labels"), expand_inputs(args.truth), args.labels or EVAL_LABELS
+    )
+    files = write_evaluation(result, args.out)
+    print(result.to_markdown())
+    print("wrote " + ", ".join(str(f) for f in files), file=sys.stderr)
+    return 0
+
+
+def cmd_select_atlas(args: argparse.Namespace) -> int:
+    from ltnet.atlas import select_atlas
+    from ltnet.io import expand_inputs
+
+    best, scores = select_atlas(expand_inputs(args.images))
+    for p, s in sorted(scores.items(), key=lambda kv: -kv[1]):
+        print(f"{s:.4f}  {p}", file=sys.stderr)
+    print(best)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ltnet.config import VARIANTS
+
+    p = argparse.ArgumentParser(
+        prog="ltnet",
+        description="One-shot segmentation of 3D scans by label transfer (LT-Net, CVPR 2020): learn dense "
+        "correspondences from one labelled atlas to unlabelled scans, and carry the atlas labels along them.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"ltnet {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dev = {
+        "choices": ["auto", "cpu", "cuda"],
+        "default": "auto",
+        "help": "where to run (default: cuda when available, else cpu)",
+    }
+
+    t = sub.add_parser(
+        "train",
+        help="train LT-Net (or an ablation row) from one labelled atlas",
+        description="Train the forward and backward registration networks from one labelled atlas "
+        "and unlabelled images. Inputs must already be on the atlas grid (affinely pre-aligned). "
+        "Writes RUN_DIR/checkpoint.pt, RUN_DIR/log.jsonl (every loss term, every step) and "
+        "RUN_DIR/config.json.",
+    )
+    t.add_argument("--atlas", required=True, help="atlas image (NIfTI or MGZ)")
+    t.add_argument("--atlas-labels", required=True, help="atlas label map, on the atlas image's grid")
+    t.add_argument("--images", required=True, nargs="+", help="unlabelled images, or folders of them")
+    t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoint, log, config)")
+    t.add_argument(
+        "--variant",
+        default="full",
+        choices=list(VARIANTS),
+        help="row of the paper's ablation ladder (default: full LT-Net)",
+    )
+    t.add_argument("--steps", type=int, default=1000, help="total generator updates (default: 1000)")
+    t.add_argument("--batch-size", type=int, default=1, help="(atlas, image) pairs per step (default: 1)")
+    t.add_argument("--seed", type=int, default=0, help="seed for weights and data order (default: 0)")
+    t.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: 2e-4)")
+    t.add_argument(
+        "--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: 100)"
+    )
+    t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
+    t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    t.add_argument("--device", **dev)
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser(
+        "segment",
+        help="transfer the atlas labels to new images",
+        description="Segment images with a trained run: predict the atlas-to-image field and "
+        "carry the atlas labels along it. Writes OUT/<subject>_labels.<ext> in each input's "
+        "format, affine and header.",
+    )
+    s.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder written by 'ltnet train'")
+    s.add_argument("--images", required=True, nargs="+", help="images to segment, or folders of them")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument(
+        "--save-field",
+        action="store_true",
+        help="also write <subject>_field: the displacement in world millimetres, (X, Y, Z, 3)",
+    )
+    s.add_argument("--save-warped", action="store_true", help="also write <subject>_warped: the warped atlas")
+    s.add_argument(
+        "--interp",
+        choices=["linear", "nearest"],
+        default="linear",
+        help="label warping: one-hot trilinear + argmax (default), or nearest neighbour",
+    )
+    s.add_argument("--device", **dev)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_segment)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="Dice of predicted label maps against the truth",
+        description="Dice per structure and subject, the paper's summary (mean (std), min, max "
+        "of the subjects' mean Dice) and the left/right-merged table; written as dice.csv, "
+        "dice.json and dice.md in OUT and printed. Files pair by subject name.",
+    )
+    e.add_argument(
+        "--pred", required=True, nargs="+", help="predicted label maps (<subject>_labels.*) or folders"
+    )
+    e.add_argument("--truth", required=True, nargs="+", help="true label maps or folders")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--labels", type=int, nargs="+", help="label ids to score (default: the 28 of the SPEC)")
+    e.set_defaults(func=cmd_evaluate)
+
+    a = sub.add_parser(
+        "select-atlas",
+        help="pick the image closest to the average of all",
+        description="Print the image most similar (NCC) to the average of all the given images, "
+        "which must share one grid. Scores go to stderr.",
+    )
+    a.add_argument("images", nargs="+", help="candidate images, or folders of them")
+    a.set_defaults(func=cmd_select_atlas)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LtnetError as e:
+        print(f"ltnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ltnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""Evaluation (SPEC, 'Evaluation protocol'): Dice per structure and subject, the paper's summary
+over subjects, and the per-structure table with left and right merged. Dice is a fraction in [0, 1]."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.metrics import compute_dice
+
+from ltnet.errors import LtnetError
+from ltnet.io import atomic_write_text, load_labels, pair_by_subject
+from ltnet.io.atomic import ensure_writable_dir
+from ltnet.labels import EVAL_LABELS, MERGED_STRUCTURES, label_name
+
+
+def dice_per_label(pred: np.ndarray, truth: np.ndarray, labels: Sequence[int], chunk: int = 8) -> np.ndarray:
+    """Dice of each label between two id maps (X, Y, Z); NaN where the truth lacks the label.
+
+    Computed with MONAI's ``compute_dice`` on one-hot maps cropped to the labelled region.
+    """
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
+    ids = np.asarray(labels)
+    mask = np.isin(pred, ids) | np.isin(truth, ids)
+    if not mask.any():
+        return np.full(len(ids), np.nan)
+    box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in np.nonzero(mask))
+    p = torch.from_numpy(np.ascontiguousarray(pred[box]))
+    t = torch.from_numpy(np.ascontiguousarray(truth[box]))
+    out = []
+    for start in range(0, len(ids), chunk):
+        part = torch.as_tensor(ids[start : start + chunk])[:, None, None, None]
+        p1 = (p[None] == part).float()[None]
+        t1 = (t[None] == part).float()[None]
+        out.append(compute_dice(p1, t1, include_background=True, ignore_empty=True)[0])
+    return torch.cat(out).double().numpy()
+
+
+@dataclass
+class Evaluation:
+    """Dice per subject and label, and the summaries derived from it."""
+
+    labels: tuple[int, ...]
+    dice: dict[str, np.ndarray] = field(default_factory=dict)  # subject -> (L,) in label order
+
+    def subject_means(self) -> dict[str, float]:
+        return {s: float(np.nanmean(d)) if np.isfinite(d).any() else math.nan for s, d in self.dice.items()}
+
+    def summary(self) -> dict[str, float]:
+        """Mean (population std), min and max over subjects of each subject's mean Dice."""
+        m = np.array([v for v in self.subject_means().values() if math.isfinite(v)])
+        if m.size == 0:
+            return {"n": 0, "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
+        return {
+            "n": int(m.size),
+            "mean": float(m.mean()),
+            "std": float(m.std()),
+            "min": float(m.min()),
+            "max": float(m.max()),
+        }
+
+    def per_structure(self) -> dict[int, dict[str, float]]:
+        """Mean and std over subjects of each label's Dice."""
+        arr = np.stack(list(self.dice.values()))
+        return {
+            lab: {"mean": _nanstat(arr[:, i], np.nanmean), "std": _nanstat(arr[:, i], np.nanstd)}
+            for i, lab in enumerate(self.labels)
+        }
+
+    def merged(self) -> dict[str, dict[str, float]]:
+        """Paper table 5: left and right merged (the mean of the two Dice), then mean/std over subjects."""
+        idx = {lab: i for i, lab in enumerate(self.labels)}
+        arr = np.stack(list(self.dice.values()))
+        out = {}
+        for name, labs in MERGED_STRUCTURES:
+            if all(lab in idx for lab in labs):
+                per_subject = _nanmean_rows(arr[:, [idx[lab] for lab in labs]])
+                out[name] = {
+                    "mean": _nanstat(per_subject, np.nanmean),
+                    "std": _nanstat(per_subject, np.nanstd),
+                }
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "metric": "dice",
+            "labels": list(self.labels),
+            "summary": self.summary(),
+            "subjects": {
+                s: {
+                    "mean": self.subject_means()[s],
+                    "dice": {str(lab): _clean(v) for lab, v in zip(self.labels, d, strict=True)},
+                }
+                for s, d in self.dice.items()
+            },
+            "per_structure": {str(k): v for k, v in self.per_structure().items()},
+            "merged": self.merged(),
+        }
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["subject", "mean", *(f"{lab}:{label_name(lab)}" for lab in self.labels)])
+        for s, d in self.dice.items():
+            w.writerow([s, _fmt(self.subject_means()[s]), *(_fmt(v) for v in d)])
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        s = self.summary()
+        lines = [
+            f"Dice over {s['n']} subjects "
+            f"(each subject's score is its mean over {len(self.labels)} structures)",
+            "",
+            "| mean (std) | min | max |",
+            "| --- | --- | --- |",
+            f"| {s['mean']:.3f} ({s['std']:.3f}) | {s['min']:.3f} | {s['max']:.3f} |",
+            "",
+            "| subject | mean Dice |",
+            "| --- | --- |",
+            *(f"| {k} | {v:.3f} |" for k, v in self.subject_means().items()),
+        ]
+        merged = self.merged()
+        if merged:
+            lines += ["", "| structure (left and right merged) | mean (std) |", "| --- | --- |"]
+            lines += [f"| {n} | {v['mean']:.3f} ({v['std']:.3f}) |" for n, v in merged.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _nanstat(a: np.ndarray, fn) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(fn(a)) if np.isfinite(a).any() else math.nan
+
+
+def _nanmean_rows(a: np.ndarray) -> np.ndarray:
+    """Row means ignoring NaN; NaN (without a warning) for a row with no finite value."""
+    finite = np.isfinite(a)
+    total = np.where(finite, a, 0.0).sum(axis=1)
+    count = finite.sum(axis=1)
+    return np.divide(total, count, out=np.full(len(a), np.nan), where=count > 0)
+
+
+def _clean(v: float) -> float | None:
+    return None if not math.isfinite(float(v)) else float(v)
+
+
+def _fmt(v: float) -> str:
+    return "" if not math.isfinite(float(v)) else f"{float(v):.6f}"
+
+
+def evaluate_files(
+    preds: Sequence[Path], truths: Sequence[Path], labels: Sequence[int] = EVAL_LABELS
+) -> Evaluation:
+    """Pair label maps by subject name and score every pair."""
+    if not labels:
+        raise LtnetError("no labels to evaluate")
+    result = Evaluation(tuple(int(x) for x in labels))
+    for subject, p, t in pair_by_subject(list(preds), list(truths)):
+        pv, tv = load_labels(p), load_labels(t)
+        if pv.shape != tv.shape:
+            raise LtnetError(f"{p}: grid {pv.shape} differs from its truth {t} {tv.shape}")
+        if not np.allclose(pv.affine, tv.affine, atol=1e-3):
+            raise LtnetError(f"{p}: affine differs from its truth {t}: not on the same grid")
+        result.dice[subject] = dice_per_label(pv.data, tv.data, result.labels)
+    return result
+
+
+def write_evaluation(result: Evaluation, out_dir: str | os.PathLike) -> list[Path]:
+    """Write dice.csv, dice.json and dice.md into ``out_dir`` (atomically)."""
+    out_dir = ensure_writable_dir(out_dir)
+    files = {
+        "dice.csv": result.to_csv(),
+        "dice.json": json.dumps(result.to_json(), indent=2) + "\n",
+        "dice.md": result.to_markdown(),
+    }
+    for name, text in files.items():
+        atomic_write_text(out_dir / name, text)
+    return [out_dir / n for n in files]

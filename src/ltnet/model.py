@@ -1,0 +1,131 @@
+"""LT-Net: the forward/backward cycle and its objective (SPEC, paper eq. 11). Read top to bottom.
+
+dpF   = G_F(x, y)              forward field, on y's grid, to the atlas
+y_bar = x o dpF                synthetic image;   y_bar_s = x_s o dpF
+dpB   = G_B(y_bar, x)          backward field, on the atlas grid
+x_bar = y_bar o dpB            reconstructed atlas; x_bar_s = y_bar_s o dpB
+
+L = L_GAN + L_sim + 10 L_cyc + 3 (L_anat + L_smooth + L_trans + L_diff)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn as nn
+
+from ltnet import losses
+from ltnet.config import NetConfig, TrainConfig, Variant, get_variant
+from ltnet.nn import PatchDiscriminator3D, SpatialTransformer, VxmUNet
+
+
+@dataclass
+class CycleOutputs:
+    """Every intermediate tensor of one pass. Fields a variant does not compute are None.
+
+    Images (B, 1, D, H, W); fields (B, 3, D, H, W) in voxels; labels one-hot (B, L, D, H, W).
+    """
+
+    dp_f: torch.Tensor
+    y_bar: torch.Tensor
+    y_bar_s: torch.Tensor | None = None
+    dp_b: torch.Tensor | None = None
+    x_bar: torch.Tensor | None = None
+    x_bar_s: torch.Tensor | None = None
+
+
+@dataclass
+class LossTerms:
+    """The generator's loss terms for one batch (None where the variant leaves a term out)."""
+
+    total: torch.Tensor
+    sim: torch.Tensor
+    smooth: torch.Tensor
+    gan: torch.Tensor | None = None
+    cyc: torch.Tensor | None = None
+    trans: torch.Tensor | None = None
+    anat: torch.Tensor | None = None
+    diff: torch.Tensor | None = None
+
+    def as_floats(self) -> dict[str, float]:
+        """The computed terms as Python floats, for logs."""
+        return {f.name: float(v.detach()) for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+class LTNet(nn.Module):
+    """The two generators and the warp. The discriminator is separate: it has its own optimiser."""
+
+    def __init__(self, variant: Variant, net: NetConfig | None = None) -> None:
+        super().__init__()
+        net = net or NetConfig()
+        self.variant = variant
+        self.g_f = VxmUNet(net.enc, net.dec)
+        self.g_b = VxmUNet(net.enc, net.dec) if variant.backward else None
+        self.warp = SpatialTransformer("bilinear")
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None) -> CycleOutputs:
+        """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas one-hot (B, L, D, H, W) or None."""
+        dp_f = self.g_f(x, y)
+        # images and labels share one sampling call
+        moved = self.warp(x if x_s is None else torch.cat([x, x_s.to(x.dtype)], dim=1), dp_f)
+        y_bar, y_bar_s = moved[:, :1], (moved[:, 1:] if x_s is not None else None)
+        out = CycleOutputs(dp_f=dp_f, y_bar=y_bar, y_bar_s=y_bar_s)
+        if self.g_b is None:
+            return out
+        out.dp_b = self.g_b(y_bar, x)
+        back = self.warp(moved, out.dp_b)
+        out.x_bar, out.x_bar_s = back[:, :1], (back[:, 1:] if x_s is not None else None)
+        return out
+
+
+def generator_objective(
+    model: LTNet,
+    out: CycleOutputs,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_s: torch.Tensor | None,
+    disc: nn.Module | None,
+    cfg: TrainConfig,
+) -> LossTerms:
+    """Eq. 11 restricted to the variant's terms. ``disc`` is needed when the variant has L_GAN."""
+    v = model.variant
+    sim = losses.lncc_loss(y, out.y_bar, cfg.lncc_kernel)
+    smooth = losses.gradient_loss(out.dp_f)
+    if out.dp_b is not None:
+        smooth = smooth + losses.gradient_loss(out.dp_b)
+    terms = LossTerms(total=sim, sim=sim, smooth=smooth)
+    reg = smooth
+    if v.gan:
+        if disc is None:
+            raise ValueError(f"variant {v.name!r} has L_GAN and needs a discriminator")
+        terms.gan = losses.lsgan_generator_loss(disc(out.y_bar))
+        terms.total = terms.total + terms.gan
+    if v.backward:
+        assert out.x_bar is not None and out.dp_b is not None
+        terms.cyc = losses.image_cycle_loss(out.x_bar, x)
+        terms.total = terms.total + cfg.lambda_cyc * terms.cyc
+    if v.trans:
+        terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp)
+        reg = reg + terms.trans
+    if v.anat or v.diff:
+        if x_s is None or out.x_bar_s is None or out.y_bar_s is None:
+            raise ValueError(f"variant {v.name!r} needs the atlas labels")
+    if v.anat:
+        terms.anat = losses.anatomy_cycle_loss(x_s, out.x_bar_s)
+        reg = reg + terms.anat
+    if v.diff:
+        terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s)
+        reg = reg + terms.diff
+    terms.total = terms.total + cfg.lambda_reg * reg
+    return terms
+
+
+def build_models(
+    cfg: TrainConfig, device: torch.device | str = "cpu"
+) -> tuple[LTNet, PatchDiscriminator3D | None]:
+    """The generators (and the discriminator when the variant has L_GAN), on ``device``."""
+    variant = get_variant(cfg.variant)
+    model = LTNet(variant, cfg.net).to(device)
+    disc = PatchDiscriminator3D(cfg.net.disc).to(device) if variant.gan else None
+    return model, disc

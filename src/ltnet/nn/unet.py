@@ -1,0 +1,78 @@
+"""The registration generator: VoxelMorph's U-Net (SPEC, 'Forward and backward paths').
+
+moving, fixed (B, 1, D, H, W) -> cat -> (B, 2, ...)
+encoder: 3x3x3 stride-2 convs 16, 32, 32, 32            (1/2, 1/4, 1/8, 1/16)
+decoder: conv 32 at 1/16, then up + skip + conv 32 at 1/8, 1/4, 1/2
+full resolution: up + skip(input) + convs 32, 16, 16
+head: 3x3x3 conv to 3 channels, weights ~ N(0, 1e-5): the field starts near zero
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ltnet.nn.padding import crop_to, pad_to_multiple
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.2))
+
+
+class VxmUNet(nn.Module):
+    """``forward(moving, fixed)`` -> displacement (B, 3, D, H, W) in voxels of the fixed grid.
+
+    Inputs of any spatial size are zero-padded to a multiple of 16 and the field is cropped back.
+    """
+
+    def __init__(
+        self,
+        enc: Sequence[int] = (16, 32, 32, 32),
+        dec: Sequence[int] = (32, 32, 32, 32, 32, 16, 16),
+        in_channels: int = 2,
+    ) -> None:
+        super().__init__()
+        n = len(enc)
+        if len(dec) <= n:
+            raise ValueError(f"decoder needs more than {n} widths (one per level, then full resolution)")
+        self.multiple = 2**n
+        self.encoder = nn.ModuleList()
+        prev = in_channels
+        for c in enc:
+            self.encoder.append(_conv(prev, c, stride=2))
+            prev = c
+        # skip widths, deepest first, ending with the input itself
+        skips = [*list(enc[:-1])[::-1], in_channels]
+        self.decoder = nn.ModuleList()
+        for i in range(n):
+            self.decoder.append(_conv(prev, dec[i]))
+            prev = dec[i] + skips[i]
+        self.full_res = nn.ModuleList()
+        for c in dec[n:]:
+            self.full_res.append(_conv(prev, c))
+            prev = c
+        self.flow = nn.Conv3d(prev, 3, 3, padding=1)
+        nn.init.normal_(self.flow.weight, std=1e-5)
+        nn.init.zeros_(self.flow.bias)
+
+    def forward(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        if moving.ndim != 5 or moving.shape != fixed.shape or moving.shape[1] != 1:
+            raise ValueError(
+                f"expected moving and fixed images of one shape (B, 1, D, H, W), got "
+                f"{tuple(moving.shape)} and {tuple(fixed.shape)}"
+            )
+        x, size = pad_to_multiple(torch.cat([moving, fixed], dim=1), self.multiple)
+        feats = [x]
+        for block in self.encoder:
+            feats.append(block(feats[-1]))
+        y = feats.pop()
+        for block in self.decoder:
+            y = block(y)
+            y = F.interpolate(y, scale_factor=2, mode="nearest")
+            y = torch.cat([y, feats.pop()], dim=1)
+        for block in self.full_res:
+            y = block(y)
+        return crop_to(self.flow(y), size)

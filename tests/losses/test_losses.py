@@ -1,0 +1,121 @@
+"""Each loss sits at the SPEC's floor in its ideal case, rises when perturbed, and passes gradients."""
+
+import math
+
+import pytest
+import torch
+
+from ltnet import losses
+from ltnet.losses.charbonnier import EPS, GAMMA
+from ltnet.nn import SpatialTransformer
+from tests.conftest import textured
+
+RHO0 = EPS ** (2 * GAMMA)
+
+
+def one_hot(lab: torch.Tensor, n: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(lab, n).permute(0, 4, 1, 2, 3).float()
+
+
+def test_rho_of_zero_is_about_0_002():
+    assert float(losses.charbonnier(torch.zeros(1))) == pytest.approx(RHO0)
+    assert RHO0 == pytest.approx(0.002, abs=1e-4)
+    assert float(losses.charbonnier(torch.ones(1))) == pytest.approx((1 + EPS**2) ** GAMMA)
+
+
+def test_lncc_floor_is_minus_one_and_rises():
+    x = textured()
+    assert float(losses.lncc_loss(x, x)) == pytest.approx(-1.0, abs=1e-5)
+    y = x + 0.5 * textured(seed=1)
+    assert float(losses.lncc_loss(x, y)) > -0.9
+    # invariant to a change of contrast (windows at the border see zero padding, so not to an offset)
+    assert float(losses.lncc_loss(x, 2.5 * x)) == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_lncc_uses_window_9():
+    x, y = textured(), textured(seed=2)
+    assert float(losses.lncc_loss(x, y)) != pytest.approx(float(losses.lncc_loss(x, y, kernel_size=3)))
+
+
+def test_smoothness_floor_and_known_answer():
+    assert float(losses.gradient_loss(torch.full((1, 3, 8, 8, 8), 2.5))) == 0.0
+    a = 0.7
+    z = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(1, 1, 8, 8, 8)
+    dp = torch.cat([a * z, torch.zeros(1, 2, 8, 8, 8)], dim=1)
+    # only channel 0 varies, only along D: (a^2 / 3 channels) / 3 axes
+    assert float(losses.gradient_loss(dp)) == pytest.approx(a * a / 9, rel=1e-6)
+
+
+def test_image_cycle_floor_and_rise():
+    x = textured()
+    assert float(losses.image_cycle_loss(x, x)) == 0.0
+    assert float(losses.image_cycle_loss(x + 0.1, x)) == pytest.approx(0.1, rel=1e-5)
+
+
+def test_trans_floor_at_mutually_inverse_translations():
+    warp = SpatialTransformer()
+    c = torch.tensor([1.5, -2.0, 0.75]).view(1, 3, 1, 1, 1)
+    dp_f = c.expand(1, 3, 12, 12, 12).clone()
+    dp_b = -dp_f
+    assert float(losses.transformation_consistency_loss(dp_f, dp_b, warp)) == pytest.approx(RHO0, rel=1e-5)
+    assert float(losses.compose(dp_f, dp_b, warp).abs().max()) < 1e-5
+    # not inverse: rises by rho of the residual
+    got = float(losses.transformation_consistency_loss(dp_f, -0.5 * dp_f, warp))
+    expect = float(losses.charbonnier(0.5 * c).mean())
+    assert got == pytest.approx(expect, rel=1e-4) and got > RHO0
+
+
+def test_anat_floor_zero_and_rises():
+    lab = torch.randint(0, 4, (1, 10, 10, 10))
+    xs = one_hot(lab, 4)
+    assert float(losses.anatomy_cycle_loss(xs, xs)) == pytest.approx(0.0, abs=1e-7)
+    worse = xs.roll(2, dims=2)
+    assert float(losses.anatomy_cycle_loss(xs, worse)) > 0.1
+
+
+def test_anat_matches_squared_dice_by_hand_and_ignores_background():
+    a = torch.zeros(1, 2, 4, 4, 4)
+    b = torch.zeros(1, 2, 4, 4, 4)
+    a[0, 1, :2] = 1.0  # 32 voxels
+    b[0, 1, 1:3] = 0.5  # 32 voxels at 0.5, 16 overlapping
+    a[0, 0] = 1 - a[0, 1]
+    b[0, 0] = 0.123  # background: must not count
+    expect = 1 - 2 * (16 * 0.5) / (32 + 32 * 0.25)
+    assert float(losses.anatomy_cycle_loss(a, b)) == pytest.approx(expect, rel=1e-4)
+
+
+def test_diff_floor_when_reconstruction_is_exact_and_rises_when_perturbed():
+    lab = torch.randint(0, 4, (1, 10, 10, 10))
+    xs = one_hot(lab, 4)
+    ys = one_hot(lab.roll(1, dims=1), 4)  # the synthetic labels may differ from the atlas's
+    assert float(losses.anatomy_difference_loss(xs, ys, xs)) == pytest.approx(RHO0, rel=1e-5)
+    xbar = xs.clone()
+    xbar[:, 1:, :5] = 0.3 * xbar[:, 1:, :5] + 0.2
+    assert float(losses.anatomy_difference_loss(xs, ys, xbar)) > RHO0 * 5
+
+
+def test_gan_floors_and_rises():
+    ones, zeros = torch.ones(1, 1, 3, 3, 3), torch.zeros(1, 1, 3, 3, 3)
+    assert float(losses.lsgan_generator_loss(ones)) == 0.0
+    assert float(losses.lsgan_generator_loss(zeros)) == 1.0
+    assert float(losses.lsgan_discriminator_loss(ones, zeros)) == 0.0
+    assert float(losses.lsgan_discriminator_loss(zeros, ones)) == 2.0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda f: losses.lncc_loss(textured(), textured(seed=3) * f.mean()),
+        lambda f: losses.gradient_loss(f),
+        lambda f: losses.transformation_consistency_loss(f, f * 0.5, SpatialTransformer()),
+    ],
+)
+def test_gradients_flow(fn):
+    f = (torch.rand(1, 3, 24, 24, 24) + 0.5).requires_grad_()
+    fn(f).backward()
+    assert f.grad is not None and math.isfinite(float(f.grad.abs().sum())) and f.grad.abs().sum() > 0
+
+
+def test_label_losses_reject_wrong_shapes():
+    with pytest.raises(ValueError, match="one-hot"):
+        losses.anatomy_cycle_loss(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 1, 4, 4, 4))

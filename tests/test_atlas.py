@@ -1,0 +1,53 @@
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from ltnet.atlas import Atlas, label_one_hot, load_atlas, select_atlas
+from ltnet.errors import LtnetError
+
+
+def test_one_hot_known_answer():
+    lab = torch.tensor([[[0, 2], [17, 5]]])  # 5 is not an atlas label: background
+    oh = label_one_hot(lab, [0, 2, 17])
+    assert oh.shape == (3, 1, 2, 2)
+    assert oh.sum(0).eq(1).all()
+    assert oh[1, 0, 0, 1] == 1 and oh[2, 0, 1, 0] == 1 and oh[0, 0, 1, 1] == 1
+
+
+def test_atlas_state_round_trip():
+    a = Atlas.from_arrays(np.random.rand(4, 4, 4), np.arange(64).reshape(4, 4, 4) % 3 + 1, np.eye(4))
+    assert a.label_ids == (0, 1, 2, 3)
+    b = Atlas.from_state(a.to_state())
+    assert b.label_ids == a.label_ids and np.array_equal(b.labels, a.labels)
+
+
+def _save(p, data, dtype=np.float32):
+    nib.save(nib.Nifti1Image(data.astype(dtype), np.eye(4)), p)
+    return p
+
+
+def test_select_atlas_picks_the_image_nearest_the_average(tmp_path):
+    rng = np.random.default_rng(0)
+    a, c = rng.random((8, 8, 8)) + 0.1, rng.random((8, 8, 8)) + 0.1
+    paths = [
+        _save(tmp_path / "a.nii", a),
+        _save(tmp_path / "b.nii", (a + c) / 2),
+        _save(tmp_path / "c.nii", c),
+    ]
+    best, scores = select_atlas(paths)
+    assert best == paths[1] and len(scores) == 3
+
+
+def test_atlas_labels_on_another_grid_are_refused(tmp_path):
+    img = _save(tmp_path / "i.nii", np.ones((8, 8, 8)))
+    lab = _save(tmp_path / "l.nii", np.ones((8, 8, 7)), np.int16)
+    with pytest.raises(LtnetError, match=r"l.nii: label map grid"):
+        load_atlas(img, lab)
+
+
+def test_atlas_without_labels_is_refused(tmp_path):
+    img = _save(tmp_path / "i.nii", np.ones((8, 8, 8)))
+    lab = _save(tmp_path / "l.nii", np.zeros((8, 8, 8)), np.int16)
+    with pytest.raises(LtnetError, match="no labels"):
+        load_atlas(img, lab)

@@ -1,0 +1,132 @@
+"""The command line on small NIfTI files: train, segment, evaluate, select-atlas, and bad input."""
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from ltnet.cli import main
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("train", "segment", "evaluate", "select-atlas"):
+        assert cmd in out
+
+
+def test_train_segment_evaluate(toy_data, tmp_path, capsys):
+    images, labels = toy_data
+    run, seg, ev = tmp_path / "run", tmp_path / "seg", tmp_path / "ev"
+    assert (
+        main(
+            [
+                "train",
+                "--atlas",
+                str(images[0]),
+                "--atlas-labels",
+                str(labels[0]),
+                "--images",
+                str(images[0].parent),
+                "--out",
+                str(run),
+                "--steps",
+                "2",
+                "--variant",
+                "trans",
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert len((run / "log.jsonl").read_text().splitlines()) == 2
+    assert (
+        main(
+            ["segment", "--model", str(run), "--images", *map(str, images[1:]), "--out", str(seg), "--quiet"]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--pred",
+                str(seg),
+                "--truth",
+                *map(str, labels[1:]),
+                "--out",
+                str(ev),
+                "--labels",
+                "2",
+                "3",
+                "41",
+                "42",
+                "4",
+                "43",
+                "17",
+                "53",
+                "16",
+            ]
+        )
+        == 0
+    )
+    # Dice by hand, from the files
+    got = json.loads((ev / "dice.json").read_text())
+    for i, sub in ((1, "sub-02"), (2, "sub-03")):
+        p = np.asanyarray(nib.load(seg / f"{sub}_labels.nii.gz").dataobj)
+        t = np.asanyarray(nib.load(labels[i]).dataobj)
+        for lab in (2, 41, 16):
+            hand = 2 * np.sum((p == lab) & (t == lab)) / (np.sum(p == lab) + np.sum(t == lab))
+            assert got["subjects"][sub]["dice"][str(lab)] == pytest.approx(hand, rel=1e-6)
+    assert "mean (std)" in capsys.readouterr().out
+
+
+def test_select_atlas_prints_the_most_typical_image(toy_data, capsys):
+    images, _ = toy_data
+    assert main(["select-atlas", *map(str, images)]) == 0
+    assert capsys.readouterr().out.strip() in {str(p) for p in images}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["segment", "--model", "{tmp}/nothing", "--images", "{img}", "--out", "{tmp}/o"],
+            "no checkpoint here",
+        ),
+        (
+            [
+                "train",
+                "--atlas",
+                "{tmp}/missing.nii.gz",
+                "--atlas-labels",
+                "{lab}",
+                "--images",
+                "{img}",
+                "--out",
+                "{tmp}/r",
+            ],
+            "missing.nii.gz: no such file",
+        ),
+        (
+            ["train", "--atlas", "{img}", "--atlas-labels", "{img}", "--images", "{img}", "--out", "{tmp}/r"],
+            "non-integer",
+        ),
+        (["evaluate", "--pred", "{lab}", "--truth", "{img}", "--out", "{tmp}/e"], "cannot pair|non-integer"),
+        (["select-atlas", "{img}"], "at least two"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(toy_data, tmp_path, capsys, argv, message):
+    images, labels = toy_data
+    argv = [a.format(tmp=tmp_path, img=images[1], lab=labels[1]) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error:" in err[0]
+    import re
+
+    assert re.search(message, err[0])

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from ltnet.config import VARIANTS, TrainConfig
+from ltnet.losses.charbonnier import EPS, GAMMA
+from ltnet.model import build_models, generator_objective
+from tests.conftest import textured
+
+
+def _inputs(n_labels=3, shape=(32, 32, 32)):
+    x, y = textured((1, 1, *shape)), textured((1, 1, *shape), seed=5)
+    lab = torch.randint(0, n_labels, (1, *shape))
+    xs = torch.nn.functional.one_hot(lab, n_labels).permute(0, 4, 1, 2, 3).float()
+    return x, y, xs
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_variant_computes_exactly_its_terms(name):
+    cfg = TrainConfig(variant=name)
+    model, disc = build_models(cfg)
+    v = model.variant
+    x, y, xs = _inputs()
+    out = model(x, y, xs if v.needs_labels else None)
+    assert out.dp_f.shape == (1, 3, 32, 32, 32) and out.y_bar.shape == y.shape
+    assert (out.dp_b is not None) == v.backward and (out.x_bar is not None) == v.backward
+    assert (out.x_bar_s is not None) == (v.backward and v.needs_labels)
+    assert (disc is not None) == v.gan
+    terms = generator_objective(model, out, x, y, xs if v.needs_labels else None, disc, cfg)
+    present = set(terms.as_floats())
+    expect = {"total", "sim", "smooth"} | {k for k in ("gan", "trans", "anat", "diff") if getattr(v, k)}
+    if v.backward:
+        expect.add("cyc")
+    assert present == expect
+
+
+def test_total_is_eq_11():
+    cfg = TrainConfig(variant="full")
+    model, disc = build_models(cfg)
+    x, y, xs = _inputs()
+    t = generator_objective(model, model(x, y, xs), x, y, xs, disc, cfg)
+    expect = t.gan + t.sim + 10 * t.cyc + 3 * (t.anat + t.smooth + t.trans + t.diff)
+    torch.testing.assert_close(t.total, expect)
+
+
+def test_untrained_cycle_is_near_the_floors():
+    # fields start near zero, so x_bar ~ x and the consistency losses start near their floors
+    cfg = TrainConfig(variant="full")
+    model, disc = build_models(cfg)
+    x, y, xs = _inputs()
+    t = generator_objective(model, model(x, y, xs), x, y, xs, disc, cfg)
+    assert float(t.cyc) < 1e-3 and float(t.anat) < 1e-3
+    assert float(t.trans) == pytest.approx(EPS ** (2 * GAMMA), rel=0.2)
+
+
+def test_gradients_reach_both_generators_and_the_discriminator():
+    from ltnet import losses
+
+    cfg = TrainConfig(variant="full")
+    model, disc = build_models(cfg)
+    x, y, xs = _inputs()
+    out = model(x, y, xs)
+    generator_objective(model, out, x, y, xs, disc, cfg).total.backward()
+    for g in (model.g_f, model.g_b):
+        grads = [p.grad for p in g.parameters()]
+        assert all(gr is not None for gr in grads) and sum(float(gr.abs().sum()) for gr in grads) > 0
+    disc.zero_grad()
+    losses.lsgan_discriminator_loss(disc(y), disc(out.y_bar.detach())).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in disc.parameters() if p.ndim > 1)

@@ -1,0 +1,106 @@
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from ltnet.config import TrainConfig
+from ltnet.errors import LtnetError
+from ltnet.prepare import normalize_intensity
+from ltnet.segment import load_trained, segment_files, transfer_labels
+from ltnet.train import load_train_data, train
+
+
+def test_transfer_with_zero_field_is_identity():
+    lab = torch.randint(0, 6, (10, 11, 12)) * 7  # ids 0, 7, ..., 35
+    ids = sorted(set(lab.unique().tolist()))
+    for interp in ("linear", "nearest"):
+        out = transfer_labels(lab, ids, torch.zeros(1, 3, 10, 11, 12), interp, chunk=2)
+        assert torch.equal(out, lab)
+
+
+def test_transfer_with_unit_shift_moves_labels_exactly():
+    lab = torch.randint(0, 4, (10, 10, 10)) + 2000  # FreeSurfer-sized ids
+    ids = [0, *sorted(lab.unique().tolist())]
+    dp = torch.zeros(1, 3, 10, 10, 10)
+    dp[:, 1] = 1.0
+    for interp in ("linear", "nearest"):
+        out = transfer_labels(lab, ids, dp, interp)
+        assert torch.equal(out[:, :-1], lab[:, 1:])
+
+
+def test_transfer_rejects_unknown_mode():
+    with pytest.raises(LtnetError, match="interpolation"):
+        transfer_labels(torch.zeros(4, 4, 4, dtype=torch.long), [0], torch.zeros(1, 3, 4, 4, 4), "cubic")
+
+
+@pytest.fixture(scope="module")
+def run(toy_data, tmp_path_factory):
+    images, labels = toy_data
+    d = tmp_path_factory.mktemp("run")
+    train(
+        TrainConfig(variant="full", steps=2),
+        load_train_data(images[0], labels[0], images[1:]),
+        d,
+        progress=False,
+    )
+    return d
+
+
+def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
+    images, labels = toy_data
+    written = segment_files(run, images[1:3], tmp_path, save_field=True, save_warped=True, progress=False)
+    assert {p.name for p in written} == {
+        f"sub-0{i}_{k}.nii.gz" for i in (2, 3) for k in ("labels", "field", "warped")
+    }
+    src = nib.load(images[1])
+    out = nib.load(tmp_path / "sub-02_labels.nii.gz")
+    np.testing.assert_array_equal(out.affine, src.affine)
+    assert out.shape == src.shape and out.get_data_dtype() == np.uint8
+    assert out.header["pixdim"].tolist() == src.header["pixdim"].tolist()
+    atlas_ids = set(np.unique(nib.load(labels[0]).get_fdata()).astype(int))
+    assert set(np.unique(np.asanyarray(out.dataobj))) <= atlas_ids
+    assert nib.load(tmp_path / "sub-02_field.nii.gz").shape == (*src.shape, 3)
+
+
+def test_field_is_in_world_millimetres(run, toy_data):
+    from ltnet.segment import segment_array
+
+    trained = load_trained(run)
+    img = nib.load(toy_data[0][1]).get_fdata().astype(np.float32)
+    seg = segment_array(trained, img)
+    # 2 mm isotropic grid: millimetres are twice the voxel displacement, axis by axis
+    with torch.inference_mode():
+        vox = trained.model.g_f(
+            trained.atlas.image_tensor(), torch.from_numpy(normalize_intensity(img))[None, None]
+        )
+    np.testing.assert_allclose(seg.field_mm, 2 * vox[0].permute(1, 2, 3, 0).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_mgz_input_gives_mgz_output_with_the_same_vox2ras(run, toy_data, tmp_path):
+    src = nib.load(toy_data[0][1])
+    mgz = tmp_path / "in" / "sub-09.mgz"
+    mgz.parent.mkdir()
+    nib.save(nib.MGHImage(src.get_fdata().astype(np.float32), src.affine), mgz)
+    segment_files(run, [mgz], tmp_path / "out", progress=False)
+    out = nib.load(tmp_path / "out" / "sub-09_labels.mgz")
+    assert isinstance(out, nib.MGHImage)
+    np.testing.assert_allclose(out.header.get_vox2ras(), nib.load(mgz).header.get_vox2ras())
+
+
+def test_shared_file_names_take_the_folder_name(run, toy_data, tmp_path):
+    paths = []
+    for sub, src in (("sub-a", toy_data[0][1]), ("sub-b", toy_data[0][2])):
+        p = tmp_path / sub / "mri" / "brain.nii.gz"
+        p.parent.mkdir(parents=True)
+        p.write_bytes(src.read_bytes())
+        paths.append(p)
+    written = segment_files(run, paths, tmp_path / "out", progress=False)
+    assert sorted(p.name for p in written) == ["sub-a_labels.nii.gz", "sub-b_labels.nii.gz"]
+
+
+def test_input_off_the_model_grid_is_refused(run, tmp_path):
+    p = tmp_path / "odd.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((20, 21, 22), np.float32), np.eye(4)), p)
+    with pytest.raises(LtnetError, match=r"odd.nii.gz.*atlas grid"):
+        segment_files(run, [p], tmp_path / "out", progress=False)
+    assert not list((tmp_path / "out").iterdir())

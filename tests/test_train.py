@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ltnet.config import VARIANTS, TrainConfig
+from ltnet.errors import LtnetError
+from ltnet.train import batch_indices, load_train_data, read_log, train
+
+
+@pytest.fixture(scope="module")
+def data(toy_data):
+    images, labels = toy_data
+    return load_train_data(images[0], labels[0], images[1:])
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_two_steps_of_every_variant(name, data, tmp_path):
+    cfg = TrainConfig(variant=name, steps=2, checkpoint_every=1)
+    ckpt = train(cfg, data, tmp_path, progress=False)
+    log = read_log(tmp_path)
+    assert ckpt.exists() and [r["step"] for r in log] == [1, 2]
+    assert all(np.isfinite(v) for r in log for v in r.values())
+    assert ("disc" in log[0]) == VARIANTS[name].gan
+    assert json.loads((tmp_path / "config.json").read_text())["variant"] == name
+
+
+def test_resumed_run_repeats_an_uninterrupted_one(data, tmp_path):
+    cfg = TrainConfig(variant="full", steps=4, checkpoint_every=2, seed=3)
+    train(cfg, data, tmp_path / "a", progress=False)
+    train(
+        TrainConfig(variant="full", steps=2, checkpoint_every=2, seed=3), data, tmp_path / "b", progress=False
+    )
+    train(cfg, data, tmp_path / "b", progress=False, resume=True)
+    a, b = read_log(tmp_path / "a"), read_log(tmp_path / "b")
+    assert [r["step"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b, strict=True):
+        for k in set(ra) - {"seconds"}:
+            assert rb[k] == pytest.approx(ra[k], rel=1e-5, abs=1e-7), (ra["step"], k)
+    wa = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["model"]
+    wb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["model"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-7)
+
+
+def test_same_seed_same_cpu_run(data, tmp_path):
+    cfg = TrainConfig(variant="cycle", steps=2)
+    train(cfg, data, tmp_path / "a", progress=False)
+    train(cfg, data, tmp_path / "b", progress=False)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(tmp_path / "a")]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in read_log(tmp_path / "b")]
+
+
+def test_resume_refuses_a_changed_config(data, tmp_path):
+    train(TrainConfig(variant="gan", steps=1), data, tmp_path, progress=False)
+    with pytest.raises(LtnetError, match="variant"):
+        train(TrainConfig(variant="full", steps=2), data, tmp_path, progress=False, resume=True)
+
+
+def test_existing_run_needs_resume(data, tmp_path):
+    train(TrainConfig(variant="voxelmorph", steps=1), data, tmp_path, progress=False)
+    with pytest.raises(LtnetError, match="--resume"):
+        train(TrainConfig(variant="voxelmorph", steps=2), data, tmp_path, progress=False)
+
+
+def test_batch_indices_are_a_shuffled_pure_function_of_seed_and_step():
+    assert batch_indices(0, 5, 7, 2) == batch_indices(0, 5, 7, 2)
+    epoch = [i for s in range(3) for i in batch_indices(1, s, 6, 2)]
+    assert sorted(epoch) == list(range(6))  # every image once per epoch
+    assert len(batch_indices(0, 0, 2, 3)) == 3  # batch larger than the pool
+
+
+def test_images_off_the_atlas_grid_are_refused(toy_data, tmp_path):
+    import nibabel as nib
+
+    images, labels = toy_data
+    bad = tmp_path / "small.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((20, 20, 20), np.float32), np.eye(4)), bad)
+    with pytest.raises(LtnetError, match=r"small.nii.gz.*differs from the atlas grid"):
+        load_train_data(images[0], labels[0], [bad])
