@@ -33,8 +33,9 @@ DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
 CENTER_MM = (0.0, -18.0, 15.0)  # roughly the middle of the brain in MNI305
 
 
-def to_mni(subject: str, spacing: float, out: Path) -> tuple[Path, Path, float]:
-    """Write the subject's brainmask and aseg on the MNI305 box; return paths and brain coverage."""
+def to_mni(subject: str, spacing: float, out: Path) -> tuple[Path, Path, int]:
+    """Write the subject's brainmask and aseg on the MNI305 box; return the paths and the number of
+    labelled voxels on the box's faces (0: the whole brain fits)."""
     src = DATA / "brains" / subject
     shape = tuple(round(n / spacing) for n in (160, 192, 160))
     dst = box_affine(spacing, shape, CENTER_MM)
@@ -50,10 +51,9 @@ def to_mni(subject: str, spacing: float, out: Path) -> tuple[Path, Path, float]:
         nib.save(nib.Nifti1Image(res.astype(dtype), dst), p)
         paths.append(p)
         if order == 0:
-            coverage = float(
-                (res > 0).sum() * spacing**3 / ((data > 0).sum() * np.prod(vol.header.get_zooms()[:3]))
-            )
-    return paths[0], paths[1], coverage
+            fg = res > 0
+            on_faces = int(sum(fg.take(i, axis=a).sum() for a in range(3) for i in (0, -1)))
+    return paths[0], paths[1], on_faces
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float]:
@@ -161,7 +161,7 @@ def main() -> int:
         "subjects": args.subjects,
         "variant": args.variant,
         "steps": args.steps,
-        "brain_coverage": [round(p[2], 4) for p in prepared],
+        "labelled_voxels_on_box_faces": [p[2] for p in prepared],
         "first": {k: log[0][k] for k in terms},
         "last": {k: log[-1][k] for k in terms},
         "train_step_s_median": statistics.median(step_s),

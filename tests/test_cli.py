@@ -40,6 +40,7 @@ def test_train_segment_evaluate(toy_data, tmp_path, capsys):
                 "--quiet",
                 "--device",
                 "cpu",
+                "--prealigned",
             ]
         )
         == 0

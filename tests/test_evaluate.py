@@ -25,6 +25,11 @@ def test_dice_matches_a_hand_computation():
     assert d[2] != d[2]
 
 
+def test_dice_accepts_big_endian_arrays():
+    lab = np.random.default_rng(0).integers(0, 3, (6, 6, 6)).astype(">i4")  # as MGZ stores them
+    np.testing.assert_allclose(dice_per_label(lab, lab.astype("<i2"), [1, 2]), 1.0)
+
+
 def test_summary_and_merged_table():
     ev = Evaluation((2, 41, 14))
     ev.dice = {"s1": np.array([0.8, 0.6, 0.7]), "s2": np.array([0.9, 0.7, np.nan])}

@@ -5,8 +5,9 @@ import torch
 
 from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
+from ltnet.io import load_image
 from ltnet.prepare import normalize_intensity
-from ltnet.segment import load_trained, segment_files, transfer_labels
+from ltnet.segment import load_trained, predict_field, segment_files, to_native, transfer_labels
 from ltnet.train import load_train_data, train
 
 
@@ -33,6 +34,11 @@ def test_transfer_rejects_unknown_mode():
         transfer_labels(torch.zeros(4, 4, 4, dtype=torch.long), [0], torch.zeros(1, 3, 4, 4, 4), "cubic")
 
 
+def segment_with(run_dir, paths, out, **kw):
+    t = load_trained(run_dir)
+    return segment_files(t.atlas, t.prep, t.model, paths, out, progress=False, **kw)
+
+
 @pytest.fixture(scope="module")
 def run(toy_data, tmp_path_factory):
     images, labels = toy_data
@@ -48,7 +54,7 @@ def run(toy_data, tmp_path_factory):
 
 def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
     images, labels = toy_data
-    written = segment_files(run, images[1:3], tmp_path, save_field=True, save_warped=True, progress=False)
+    written = segment_with(run, images[1:3], tmp_path, save_field=True, save_warped=True)
     assert {p.name for p in written} == {
         f"sub-0{i}_{k}.nii.gz" for i in (2, 3) for k in ("labels", "field", "warped")
     }
@@ -63,17 +69,13 @@ def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
 
 
 def test_field_is_in_world_millimetres(run, toy_data):
-    from ltnet.segment import segment_array
-
     trained = load_trained(run)
-    img = nib.load(toy_data[0][1]).get_fdata().astype(np.float32)
-    seg = segment_array(trained, img)
-    # 2 mm isotropic grid: millimetres are twice the voxel displacement, axis by axis
-    with torch.inference_mode():
-        vox = trained.model.g_f(
-            trained.atlas.image_tensor(), torch.from_numpy(normalize_intensity(img))[None, None]
-        )
-    np.testing.assert_allclose(seg.field_mm, 2 * vox[0].permute(1, 2, 3, 0).numpy(), rtol=1e-5, atol=1e-6)
+    vol = load_image(toy_data[0][1])
+    dp = predict_field(trained.model, trained.atlas, normalize_intensity(vol.data))
+    seg = to_native(trained.atlas, dp, np.eye(4), vol, with_extras=True)
+    # prealigned 2 mm isotropic grid: millimetres are twice the voxel displacement, axis by axis
+    np.testing.assert_allclose(seg.field_mm, 2 * dp[0].permute(1, 2, 3, 0).numpy(), rtol=1e-4, atol=1e-5)
+    assert seg.warped.shape == vol.shape
 
 
 def test_mgz_input_gives_mgz_output_with_the_same_vox2ras(run, toy_data, tmp_path):
@@ -81,7 +83,7 @@ def test_mgz_input_gives_mgz_output_with_the_same_vox2ras(run, toy_data, tmp_pat
     mgz = tmp_path / "in" / "sub-09.mgz"
     mgz.parent.mkdir()
     nib.save(nib.MGHImage(src.get_fdata().astype(np.float32), src.affine), mgz)
-    segment_files(run, [mgz], tmp_path / "out", progress=False)
+    segment_with(run, [mgz], tmp_path / "out")
     out = nib.load(tmp_path / "out" / "sub-09_labels.mgz")
     assert isinstance(out, nib.MGHImage)
     np.testing.assert_allclose(out.header.get_vox2ras(), nib.load(mgz).header.get_vox2ras())
@@ -94,7 +96,7 @@ def test_shared_file_names_take_the_folder_name(run, toy_data, tmp_path):
         p.parent.mkdir(parents=True)
         p.write_bytes(src.read_bytes())
         paths.append(p)
-    written = segment_files(run, paths, tmp_path / "out", progress=False)
+    written = segment_with(run, paths, tmp_path / "out")
     assert sorted(p.name for p in written) == ["sub-a_labels.nii.gz", "sub-b_labels.nii.gz"]
 
 
@@ -102,5 +104,5 @@ def test_input_off_the_model_grid_is_refused(run, tmp_path):
     p = tmp_path / "odd.nii.gz"
     nib.save(nib.Nifti1Image(np.ones((20, 21, 22), np.float32), np.eye(4)), p)
     with pytest.raises(LtnetError, match=r"odd.nii.gz.*atlas grid"):
-        segment_files(run, [p], tmp_path / "out", progress=False)
+        segment_with(run, [p], tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())

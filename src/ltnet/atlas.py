@@ -11,9 +11,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from ltnet.cache import PrepCache
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_labels
-from ltnet.prepare import normalize_intensity
+from ltnet.io.resample import resample
+from ltnet.prepare import (
+    DEFAULT_BOX_MM,
+    PrepConfig,
+    normalize_intensity,
+    prepare_atlas_arrays,
+    prepare_scan,
+    working_grid,
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,11 @@ def label_one_hot(labels: torch.Tensor, label_ids: Sequence[int]) -> torch.Tenso
     return out
 
 
-def load_atlas(image_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[Atlas, Volume]:
-    """Read an atlas image and its label map, which must share one grid."""
+def load_atlas(
+    image_path: str | os.PathLike, labels_path: str | os.PathLike, prep: PrepConfig | None = None
+) -> Atlas:
+    """Read an atlas image and its label map (one grid) and bring them onto the working grid."""
+    prep = prep or PrepConfig(prealigned=True)
     img = load_image(image_path)
     seg = load_labels(labels_path)
     if seg.shape != img.shape:
@@ -97,7 +109,7 @@ def load_atlas(image_path: str | os.PathLike, labels_path: str | os.PathLike) ->
         raise LtnetError(f"{labels_path}: label map affine differs from the atlas image's ({image_path})")
     if not (seg.data > 0).any():
         raise LtnetError(f"{labels_path}: label map holds no labels (all background)")
-    return Atlas.from_arrays(normalize_intensity(img.data), seg.data, img.affine), img
+    return Atlas.from_arrays(*prepare_atlas_arrays(img, seg, prep))
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -108,21 +120,36 @@ def ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 0 else 0.0
 
 
-def select_atlas(paths: Sequence[str | os.PathLike]) -> tuple[Path, dict[Path, float]]:
+def select_atlas(
+    paths: Sequence[str | os.PathLike],
+    spacing: float = 2.0,
+    cache: PrepCache | None = None,
+    progress: bool = False,
+) -> tuple[Path, dict[Path, float]]:
     """The image most similar (global NCC) to the average of all of them (SPEC, 'Atlas choice').
 
-    The images must already share one grid. Returns the chosen path and every image's NCC.
+    Images on one grid are compared as they are; otherwise each is aligned affinely to the first
+    (on a RAS box of ``spacing`` around its head) before the average is taken. Returns the chosen
+    path and every image's NCC.
     """
     if len(paths) < 2:
         raise LtnetError("select-atlas needs at least two images")
     vols = [load_image(p) for p in paths]
-    for v in vols[1:]:
-        if v.shape != vols[0].shape:
-            raise LtnetError(
-                f"{v.path}: grid {v.shape} differs from {vols[0].path} {vols[0].shape}: "
-                "the images must share one grid"
-            )
-    images = [normalize_intensity(v.data) for v in vols]
+    ref = vols[0]
+    same_grid = all(v.shape == ref.shape and np.allclose(v.affine, ref.affine, atol=1e-2) for v in vols)
+    if same_grid:
+        images = [normalize_intensity(v.data) for v in vols]
+    else:
+        head = Volume((normalize_intensity(ref.data) > 0.1).astype(np.int32), ref.image, ref.path)
+        affine, shape = working_grid(head, spacing, DEFAULT_BOX_MM)
+        fixed = normalize_intensity(resample(ref.data, ref.affine, affine, shape))
+        fg = resample(head.data, ref.affine, affine, shape, order=0) > 0
+        it = vols
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(vols, desc="align", unit="scan", dynamic_ncols=True)
+        images = [prepare_scan(v, fixed, fg, affine, cache=cache).image for v in it]
     mean = np.mean(images, axis=0)
     scores = {Path(p): ncc(im, mean) for p, im in zip(paths, images, strict=True)}
     best = max(scores, key=scores.__getitem__)

@@ -29,6 +29,18 @@ def _device(name: str):
     return torch.device(name)
 
 
+def _prep(args: argparse.Namespace):
+    from ltnet.prepare import PrepConfig
+
+    return PrepConfig(spacing=args.spacing, box_mm=tuple(args.box), prealigned=args.prealigned)
+
+
+def _cache(args: argparse.Namespace):
+    from ltnet.cache import PrepCache, default_cache_dir
+
+    return PrepCache(None if args.no_cache else (args.cache or default_cache_dir()))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ltnet.config import TrainConfig
     from ltnet.io import expand_inputs
@@ -43,7 +55,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         amp=not args.no_amp,
     )
-    data = load_train_data(args.atlas, args.atlas_labels, expand_inputs(args.images))
+    data = load_train_data(
+        args.atlas,
+        args.atlas_labels,
+        expand_inputs(args.images),
+        _prep(args),
+        _cache(args),
+        expand_inputs(args.mask) if args.mask else None,
+        progress=not args.quiet,
+    )
     device = _device(args.device)
     print(
         f"ltnet train: variant {cfg.variant}, {len(data.images)} images on grid {data.atlas.shape}, "
@@ -62,20 +82,72 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_segment(args: argparse.Namespace) -> int:
     from ltnet.io import expand_inputs
-    from ltnet.segment import segment_files
+    from ltnet.segment import load_trained, segment_files
 
+    device = _device(args.device)
+    if args.affine_only:
+        from ltnet.atlas import load_atlas
+
+        if not (args.atlas and args.atlas_labels):
+            raise LtnetError("--affine-only needs --atlas and --atlas-labels")
+        prep, model, amp = _prep(args), None, False
+        atlas = load_atlas(args.atlas, args.atlas_labels, prep)
+    else:
+        if not args.model:
+            raise LtnetError("give --model RUN_DIR (or --affine-only with --atlas and --atlas-labels)")
+        trained = load_trained(args.model, device)
+        atlas, prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
     written = segment_files(
-        args.model,
+        atlas,
+        prep,
+        model,
         expand_inputs(args.images),
         args.out,
         save_field=args.save_field,
         save_warped=args.save_warped,
         interp=args.interp,
-        device=_device(args.device),
+        cache=_cache(args),
+        masks=expand_inputs(args.mask) if args.mask else None,
+        amp=amp,
         progress=not args.quiet,
     )
     for p in written:
         print(p)
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ltnet.io import expand_inputs, load_image, save_like, subject_names
+    from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
+    from ltnet.io.image import label_dtype
+    from ltnet.train import load_train_data
+
+    prep = _prep(args)
+    images = expand_inputs(args.images)
+    data = load_train_data(
+        args.atlas,
+        args.atlas_labels,
+        images,
+        prep,
+        _cache(args),
+        expand_inputs(args.mask) if args.mask else None,
+        progress=not args.quiet,
+    )
+    out = ensure_writable_dir(args.out)
+    atlas = data.atlas
+    ref = load_image(args.atlas)
+    import nibabel as nib
+
+    from ltnet.io.image import Volume
+
+    grid = Volume(atlas.image, nib.Nifti1Image(atlas.image, atlas.affine), ref.path)
+    save_like(atlas.image, grid, out / "atlas.nii.gz", dtype=np.float32)
+    save_like(atlas.labels, grid, out / "atlas_labels.nii.gz", dtype=label_dtype(np.asarray(atlas.label_ids)))
+    for name, image in zip(subject_names(images), data.images, strict=True):
+        print(save_like(image, grid, out / f"{name}.nii.gz", dtype=np.float32))
+    atomic_write_text(out / "prep.json", __import__("json").dumps(prep.to_dict(), indent=2) + "\n")
     return 0
 
 
@@ -97,7 +169,7 @@ def cmd_select_atlas(args: argparse.Namespace) -> int:
     from ltnet.atlas import select_atlas
     from ltnet.io import expand_inputs
 
-    best, scores = select_atlas(expand_inputs(args.images))
+    best, scores = select_atlas(expand_inputs(args.images), args.spacing, _cache(args), progress=True)
     for p, s in sorted(scores.items(), key=lambda kv: -kv[1]):
         print(f"{s:.4f}  {p}", file=sys.stderr)
     print(best)
@@ -122,11 +194,37 @@ def build_parser() -> argparse.ArgumentParser:
         "help": "where to run (default: cuda when available, else cpu)",
     }
 
+    def prep_options(q: argparse.ArgumentParser, with_grid: bool = True) -> None:
+        if with_grid:
+            q.add_argument(
+                "--spacing",
+                type=float,
+                default=1.0,
+                help="working grid spacing in mm (default: 1; 2 for quick CPU work)",
+            )
+            q.add_argument(
+                "--box",
+                type=float,
+                nargs=3,
+                default=[160.0, 192.0, 160.0],
+                metavar=("X", "Y", "Z"),
+                help="working box in mm around the atlas's brain (default: 160 192 160)",
+            )
+            q.add_argument(
+                "--prealigned",
+                action="store_true",
+                help="inputs are already on the atlas grid: skip alignment and resampling",
+            )
+        q.add_argument("--mask", nargs="+", help="brain masks for the images (paired by subject name)")
+        q.add_argument("--cache", help="cache of prepared scans (default: ~/.cache/ltnet, or $LTNET_CACHE)")
+        q.add_argument("--no-cache", action="store_true", help="prepare every scan anew, store nothing")
+
     t = sub.add_parser(
         "train",
         help="train LT-Net (or an ablation row) from one labelled atlas",
         description="Train the forward and backward registration networks from one labelled atlas "
-        "and unlabelled images. Inputs must already be on the atlas grid (affinely pre-aligned). "
+        "and unlabelled images. Scans in any orientation and spacing are first aligned affinely to the "
+        "atlas (ANTs) and resampled onto the working grid (cached). "
         "Writes RUN_DIR/checkpoint.pt, RUN_DIR/log.jsonl (every loss term, every step) and "
         "RUN_DIR/config.json.",
     )
@@ -151,22 +249,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     t.add_argument("--device", **dev)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    prep_options(t)
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser(
         "segment",
         help="transfer the atlas labels to new images",
         description="Segment images with a trained run: predict the atlas-to-image field and "
-        "carry the atlas labels along it. Writes OUT/<subject>_labels.<ext> in each input's "
-        "format, affine and header.",
+        "carry the atlas labels along it, back onto each scan's own grid. Writes OUT/<subject>_labels.<ext> "
+        "in each input's format, affine and header. Atlas, spacing and box come from the model.",
     )
-    s.add_argument("--model", required=True, metavar="RUN_DIR", help="run folder written by 'ltnet train'")
+    s.add_argument("--model", metavar="RUN_DIR", help="run folder written by 'ltnet train'")
+    s.add_argument(
+        "--affine-only",
+        action="store_true",
+        help="no model: carry labels through the affine alignment alone (needs --atlas, --atlas-labels)",
+    )
+    s.add_argument("--atlas", help="atlas image, with --affine-only")
+    s.add_argument("--atlas-labels", help="atlas label map, with --affine-only")
     s.add_argument("--images", required=True, nargs="+", help="images to segment, or folders of them")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument(
         "--save-field",
         action="store_true",
-        help="also write <subject>_field: the displacement in world millimetres, (X, Y, Z, 3)",
+        help="also write <subject>_field: per voxel, the RAS millimetres to its atlas point, (X, Y, Z, 3)",
     )
     s.add_argument("--save-warped", action="store_true", help="also write <subject>_warped: the warped atlas")
     s.add_argument(
@@ -177,7 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--device", **dev)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    prep_options(s)
     s.set_defaults(func=cmd_segment)
+
+    r = sub.add_parser(
+        "prepare",
+        help="align scans to the atlas and write them on the working grid",
+        description="Affinely align each scan to the atlas (ANTs), resample it onto the working grid "
+        "and rescale intensities, as train and segment do; write OUT/atlas.nii.gz, "
+        "OUT/atlas_labels.nii.gz and OUT/<subject>.nii.gz. Results are cached.",
+    )
+    r.add_argument("--atlas", required=True, help="atlas image")
+    r.add_argument("--atlas-labels", required=True, help="atlas label map")
+    r.add_argument("--images", required=True, nargs="+", help="scans, or folders of them")
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    prep_options(r)
+    r.set_defaults(func=cmd_prepare)
 
     e = sub.add_parser(
         "evaluate",
@@ -198,9 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         "select-atlas",
         help="pick the image closest to the average of all",
         description="Print the image most similar (NCC) to the average of all the given images, "
-        "which must share one grid. Scores go to stderr.",
+        "aligned affinely to the first where they do not share one grid. Scores go to stderr.",
     )
     a.add_argument("images", nargs="+", help="candidate images, or folders of them")
+    a.add_argument(
+        "--spacing", type=float, default=2.0, help="grid spacing of the comparison (default: 2 mm)"
+    )
+    prep_options(a, with_grid=False)
     a.set_defaults(func=cmd_select_atlas)
     return p
 

@@ -19,6 +19,7 @@ from monai.metrics import compute_dice
 from ltnet.errors import LtnetError
 from ltnet.io import atomic_write_text, load_labels, pair_by_subject
 from ltnet.io.atomic import ensure_writable_dir
+from ltnet.io.resample import native_order
 from ltnet.labels import EVAL_LABELS, MERGED_STRUCTURES, label_name
 
 
@@ -29,6 +30,7 @@ def dice_per_label(pred: np.ndarray, truth: np.ndarray, labels: Sequence[int], c
     """
     if pred.shape != truth.shape:
         raise ValueError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
+    pred, truth = native_order(pred), native_order(truth)
     ids = np.asarray(labels)
     mask = np.isin(pred, ids) | np.isin(truth, ids)
     if not mask.any():

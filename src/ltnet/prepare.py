@@ -1,13 +1,47 @@
-"""Intensity preparation shared by training, segmentation and atlas selection."""
+"""Preparation (SPEC: 'ltnet's choice' after VoxelMorph): each scan is affinely aligned to the
+atlas and resampled onto the working grid; results are mapped back to each scan's own grid.
+
+The working grid is RAS-oriented, of isotropic ``spacing``, a box of ``box_mm`` centred on the
+atlas's labelled brain. A scan's preparation is a 4 x 4 world map T (working world -> the scan's
+world, from ANTs) and the scan resampled through it, with intensities rescaled to [0, 1].
+"""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
 import numpy as np
+
+from ltnet.cache import PrepCache, array_digest, file_digest
+from ltnet.io.image import Volume
+from ltnet.io.resample import box_affine, resample, resample_labels
+
+PREP_VERSION = "1"
+DEFAULT_BOX_MM = (160.0, 192.0, 160.0)
+REGISTRATION_SPACING = 2.0  # affine registration never runs finer than this: it is the slow part
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """How inputs reach the working grid. Saved in every checkpoint; ``segment`` reuses it."""
+
+    spacing: float = 1.0
+    box_mm: tuple[float, float, float] = DEFAULT_BOX_MM
+    prealigned: bool = False  # inputs already on the atlas grid: no registration, no resampling
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PrepConfig:
+        return cls(float(d["spacing"]), tuple(float(v) for v in d["box_mm"]), bool(d["prealigned"]))
 
 
 def normalize_intensity(data: np.ndarray, lower: float = 0.5, upper: float = 99.5) -> np.ndarray:
     """Robust rescaling to [0, 1]: the ``lower`` percentile of all voxels goes to 0 and the
-    ``upper`` percentile of the non-zero voxels to 1, then clip. Zero background stays zero.
+    ``upper`` percentile of the voxels above it to 1, then clip. Zero background stays zero.
 
     (X, Y, Z) float -> float32 of the same shape.
     """
@@ -20,3 +54,108 @@ def normalize_intensity(data: np.ndarray, lower: float = 0.5, upper: float = 99.
     if hi <= lo:
         return np.zeros_like(data)
     return np.clip((data - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def working_grid(
+    labels: Volume, spacing: float, box_mm: Sequence[float]
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(affine, shape) of the RAS box of ``box_mm`` at ``spacing``, centred on the labelled voxels."""
+    idx = np.argwhere(labels.data > 0)
+    centre_vox = (idx.min(0) + idx.max(0)) / 2
+    centre = labels.affine[:3, :3] @ centre_vox + labels.affine[:3, 3]
+    shape = tuple(max(16, round(float(b) / spacing)) for b in box_mm)
+    return box_affine(spacing, shape, centre), shape
+
+
+def prepare_atlas_arrays(
+    image: Volume, labels: Volume, cfg: PrepConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The atlas on its working grid: (image in [0, 1], label ids, affine)."""
+    if cfg.prealigned:
+        return normalize_intensity(image.data), labels.data, image.affine
+    affine, shape = working_grid(labels, cfg.spacing, cfg.box_mm)
+    img = resample(image.data, image.affine, affine, shape)
+    lab = resample_labels(labels.data, labels.affine, affine, shape)
+    return normalize_intensity(img), lab, affine
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scan on the working grid. image: (X, Y, Z) float32 in [0, 1]; transform: 4 x 4, working
+    world -> the scan's world (mm, RAS); outside_ratio: signal outside the atlas brain (skull)."""
+
+    image: np.ndarray
+    transform: np.ndarray
+    outside_ratio: float
+
+
+def outside_brain_ratio(image: np.ndarray, brain: np.ndarray) -> float:
+    """Mean intensity outside a dilated brain mask over the mean inside: near 0 when skull-stripped."""
+    import torch
+    import torch.nn.functional as F
+
+    m = torch.from_numpy(brain.astype(np.float32))[None, None]
+    dilated = (F.max_pool3d(m, 7, stride=1, padding=3)[0, 0] > 0).numpy()
+    inside = float(image[brain].mean()) if brain.any() else 0.0
+    outside = float(image[~dilated].mean()) if (~dilated).any() else 0.0
+    return outside / inside if inside > 0 else 0.0
+
+
+def prepare_scan(
+    vol: Volume,
+    atlas_image: np.ndarray,
+    atlas_labels: np.ndarray,
+    atlas_affine: np.ndarray,
+    cache: PrepCache | None = None,
+    mask: Volume | None = None,
+    seed: int = 0,
+) -> Prepared:
+    """Align a native scan to the atlas (ANTs affine) and resample it onto the working grid."""
+    from ltnet.registration import affine_register
+
+    cache = cache or PrepCache(None)
+    key = PrepCache.key(
+        "scan",
+        PREP_VERSION,
+        file_digest(vol.path),
+        array_digest(atlas_image, atlas_affine),
+        file_digest(mask.path) if mask is not None else "-",
+        str(seed),
+    )
+    hit = cache.get(key)
+    if hit is not None:
+        return Prepared(hit["image"], hit["transform"], float(hit["outside_ratio"]))
+    data = vol.data
+    if mask is not None:
+        data = np.where(mask.data > 0, data, 0).astype(np.float32)
+    # register on a grid no finer than REGISTRATION_SPACING: same box, fewer voxels
+    spacing = float(np.linalg.norm(atlas_affine[:3, 0]))
+    if spacing < REGISTRATION_SPACING:
+        factor = REGISTRATION_SPACING / spacing
+        shape = tuple(max(16, round(n / factor)) for n in atlas_image.shape)
+        centre = atlas_affine @ np.r_[(np.asarray(atlas_image.shape) - 1) / 2, 1.0]
+        reg_affine = box_affine(REGISTRATION_SPACING, shape, centre[:3])
+        fixed = resample(atlas_image, atlas_affine, reg_affine, shape)
+    else:
+        fixed, reg_affine = atlas_image, atlas_affine
+    transform = affine_register(fixed, reg_affine, normalize_intensity(data), vol.affine, seed=seed)
+    image = normalize_intensity(resample(data, vol.affine, atlas_affine, atlas_image.shape, transform))
+    ratio = outside_brain_ratio(image, atlas_labels > 0)
+    cache.put(key, {"image": image, "transform": transform, "outside_ratio": np.float64(ratio)})
+    return Prepared(image, transform, ratio)
+
+
+def warn_if_skull_differs(path: object, scan_ratio: float, atlas_ratio: float) -> None:
+    """Warn when the atlas is skull-stripped and the scan clearly is not (or the reverse)."""
+    if atlas_ratio < 0.05 and scan_ratio > 0.15:
+        warnings.warn(
+            f"{path}: looks like it has skull or scalp (signal outside the brain at {scan_ratio:.0%} of the "
+            "brain's) while the atlas is skull-stripped; labels will be poor: pass a brain mask (--mask) "
+            "or use an atlas with skull",
+            stacklevel=2,
+        )
+    elif atlas_ratio > 0.15 and scan_ratio < 0.05:
+        warnings.warn(
+            f"{path}: looks skull-stripped while the atlas has skull; use a skull-stripped atlas",
+            stacklevel=2,
+        )

@@ -1,4 +1,10 @@
-"""Label transfer: ``dpF = G_F(x, y)``, then the segmentation of y is ``x_s o dpF`` (SPEC, 'Inference')."""
+"""Label transfer (SPEC, 'Inference'): ``dpF = G_F(x, y)``; the segmentation of y is ``x_s o dpF``.
+
+Results go straight back to each scan's own grid: a native voxel u is carried to the working grid
+through the inverse of the preparation's affine map, then along dpF into the atlas, where the
+atlas's one-hot labels are sampled: one interpolation, no resampling of label ids. A prealigned
+scan is the special case of an identity map on the atlas grid.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,23 @@ import numpy as np
 import torch
 
 from ltnet.atlas import Atlas
+from ltnet.cache import PrepCache
 from ltnet.checkpoint import load_checkpoint
 from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
-from ltnet.io import Volume, load_image, save_like, subject_names
+from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subject_names
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
+from ltnet.io.resample import grid_coords, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
-from ltnet.nn import SpatialTransformer
-from ltnet.prepare import normalize_intensity
+from ltnet.prepare import (
+    PrepConfig,
+    normalize_intensity,
+    outside_brain_ratio,
+    prepare_scan,
+    warn_if_skull_differs,
+)
 from ltnet.train import autocast_context
 
 INTERP_MODES = ("linear", "nearest")
@@ -28,10 +41,11 @@ INTERP_MODES = ("linear", "nearest")
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """What ``segment`` needs from a run: the forward generator, its config and the atlas."""
+    """What ``segment`` needs from a run: the generators, the configs and the atlas."""
 
     model: LTNet
     config: TrainConfig
+    prep: PrepConfig
     atlas: Atlas
     step: int
 
@@ -47,21 +61,22 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
             f"{run_dir}: checkpoint weights do not fit this ltnet's networks ({str(e)[:200]})"
         ) from None
     model.eval()
-    return TrainedModel(model, cfg, Atlas.from_state(state["atlas"]), int(state["step"]))
+    prep = PrepConfig.from_dict(state["prep"]) if "prep" in state else PrepConfig(prealigned=True)
+    return TrainedModel(model, cfg, prep, Atlas.from_state(state["atlas"]), int(state["step"]))
+
+
+def identity_coords(shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """Voxel coordinates (3, D, H, W) of every voxel of a grid."""
+    axes = [torch.arange(int(n), dtype=torch.float32, device=device) for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"))
 
 
 def transfer_labels(
-    labels: torch.Tensor,
-    label_ids: Sequence[int],
-    dp: torch.Tensor,
-    interp: str = "linear",
-    chunk: int = 8,
+    labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, interp: str = "linear", chunk: int = 8
 ) -> torch.Tensor:
-    """Warp an atlas label map (D, H, W) of ids by ``dp`` (1, 3, D, H, W); return ids (D, H, W).
+    """Warp an atlas id map (D, H, W) by ``dp`` (1, 3, D, H, W) on its own grid; ids (D, H, W) out.
 
-    ``linear``: each label's one-hot channel is warped trilinearly and the most probable label wins
-    (argmax), ``chunk`` channels at a time so memory does not grow with the number of labels.
-    ``nearest``: the id map is sampled at the nearest voxel.
+    ``linear``: one-hot trilinear interpolation and argmax; ``nearest``: nearest voxel's id.
     """
     if interp not in INTERP_MODES:
         raise LtnetError(f"unknown interpolation {interp!r}: expected one of {', '.join(INTERP_MODES)}")
@@ -70,29 +85,15 @@ def transfer_labels(
             f"expected labels (D, H, W) and a field (1, 3, D, H, W) on one grid, got "
             f"{tuple(labels.shape)} and {tuple(dp.shape)}"
         )
-    ids = torch.as_tensor(list(label_ids), dtype=torch.int64, device=dp.device)
-    dp = dp.float()
-    labels = labels.to(dp.device)
-    if interp == "nearest":
-        warped = SpatialTransformer("nearest")(labels[None, None].float(), dp)
-        return warped[0, 0].round().to(torch.int64)
-    warp = SpatialTransformer("bilinear")
-    best_p = torch.full(labels.shape, -1.0, device=dp.device)
-    best_i = torch.zeros(labels.shape, dtype=torch.int64, device=dp.device)
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        onehot = (labels[None] == part[:, None, None, None]).float()[None]
-        p, i = warp(onehot, dp)[0].max(dim=0)
-        better = p > best_p
-        best_p = torch.where(better, p, best_p)
-        best_i = torch.where(better, part[i], best_i)
-    return best_i
+    coords = identity_coords(labels.shape, dp.device) + dp[0].float()
+    return sample_labels(labels, label_ids, coords, interp, chunk)
 
 
 @dataclass(frozen=True)
 class Segmentation:
-    """One image's result on the working grid: labels (X, Y, Z) int32, field (X, Y, Z, 3) in mm
-    of world space, warped atlas (X, Y, Z) float32."""
+    """One scan's result on its own grid: labels (X, Y, Z) int32; field (X, Y, Z, 3), for each voxel
+    the RAS millimetres from it to its corresponding atlas point (affine and deformable parts);
+    warped atlas (X, Y, Z) float32."""
 
     labels: np.ndarray
     field_mm: np.ndarray
@@ -100,60 +101,110 @@ class Segmentation:
 
 
 @torch.inference_mode()
-def segment_array(trained: TrainedModel, image: np.ndarray, interp: str = "linear") -> Segmentation:
-    """Segment one image (X, Y, Z) already on the atlas grid (intensities normalised here)."""
-    atlas, model = trained.atlas, trained.model
+def predict_field(model: LTNet, atlas: Atlas, image: np.ndarray, amp: bool = True) -> torch.Tensor:
+    """dpF (1, 3, D, H, W) in working voxels for a prepared image (X, Y, Z) in [0, 1]."""
     if image.shape != atlas.shape:
         raise ValueError(f"image {image.shape} is not on the atlas grid {atlas.shape}")
     device = next(model.parameters()).device
-    x = atlas.image_tensor(device)
-    y = torch.from_numpy(normalize_intensity(image))[None, None].to(device)
-    with autocast_context(device, trained.config.amp):
-        dp = model.g_f(x, y).float()
-    labels = transfer_labels(torch.from_numpy(atlas.labels).to(device), atlas.label_ids, dp, interp)
-    warped = model.warp(x, dp)[0, 0]
-    # voxel displacement (i, j, k) -> world millimetres through the grid's linear part
-    lin = torch.as_tensor(atlas.affine[:3, :3], dtype=torch.float32, device=device)
-    field_mm = torch.einsum("rc,cdhw->dhwr", lin, dp[0])
-    return Segmentation(
-        labels.to(torch.int32).cpu().numpy(), field_mm.cpu().numpy(), warped.float().cpu().numpy()
-    )
+    y = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    with autocast_context(device, amp):
+        return model.g_f(atlas.image_tensor(device), y).float()
+
+
+@torch.inference_mode()
+def to_native(
+    atlas: Atlas,
+    dp: torch.Tensor | None,
+    transform: np.ndarray,
+    native: Volume,
+    interp: str = "linear",
+    with_extras: bool = False,
+) -> Segmentation:
+    """Carry the atlas to a scan's own grid through ``transform`` (working world -> scan world) and
+    ``dp`` (1, 3, D, H, W working voxels; None for the affine alone)."""
+    if interp not in INTERP_MODES:
+        raise LtnetError(f"unknown interpolation {interp!r}: expected one of {', '.join(INTERP_MODES)}")
+    device = dp.device if dp is not None else torch.device("cpu")
+    coords = grid_coords(native.affine, native.shape, atlas.affine, np.linalg.inv(transform)).to(device)
+    # only native voxels that land in the working box can carry a label
+    size = torch.tensor(atlas.shape, dtype=coords.dtype, device=device).view(3, 1, 1, 1)
+    inside = ((coords > -1) & (coords < size)).all(0)
+    labels = np.zeros(native.shape, np.int32)
+    if inside.any():
+        box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in torch.nonzero(inside, as_tuple=True))
+        pos = coords[(slice(None), *box)]
+        if dp is not None:
+            pos = pos + sample_at(dp.float(), pos, padding="border")[0]
+        atlas_labels = torch.from_numpy(atlas.labels).to(device)
+        labels[box] = sample_labels(atlas_labels, atlas.label_ids, pos, interp).cpu().numpy()
+    if not with_extras:
+        return Segmentation(labels, np.zeros((0,), np.float32), np.zeros((0,), np.float32))
+    pos = coords
+    if dp is not None:
+        pos = pos + sample_at(dp.float(), coords, padding="zeros")[0]
+    warped = sample_at(atlas.image_tensor(device), pos)[0, 0].cpu().numpy()
+    lin = torch.as_tensor(atlas.affine, dtype=torch.float32, device=device)
+    world_atlas = torch.einsum("rc,c...->...r", lin[:3, :3], pos) + lin[:3, 3]
+    native_world = torch.einsum(
+        "rc,c...->...r",
+        torch.as_tensor(native.affine[:3, :3], dtype=torch.float32, device=device),
+        identity_coords(native.shape, device),
+    ) + torch.as_tensor(native.affine[:3, 3], dtype=torch.float32, device=device)
+    field = (world_atlas - native_world).cpu().numpy()
+    return Segmentation(labels, field, warped)
 
 
 def segment_files(
-    run_dir: str | os.PathLike,
+    atlas: Atlas,
+    prep: PrepConfig,
+    model: LTNet | None,
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     save_field: bool = False,
     save_warped: bool = False,
     interp: str = "linear",
-    device: torch.device | str = "cpu",
+    cache: PrepCache | None = None,
+    masks: Sequence[str | os.PathLike] | None = None,
+    amp: bool = True,
     progress: bool = True,
 ) -> list[Path]:
-    """Segment each input file; write ``<subject>_labels<ext>`` (and optional field and warped
-    atlas) beside each other in ``out_dir``, with the input's format, affine and header."""
+    """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
+    atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
+
+    ``model`` None transfers labels through the affine alone.
+    """
     paths = [Path(p) for p in inputs]
     names = subject_names(paths)
-    trained = load_trained(run_dir, device)
+    mask_paths = pair_masks(paths, [Path(m) for m in masks] if masks else None)
     out_dir = ensure_writable_dir(out_dir)
-    dtype = label_dtype(np.asarray(trained.atlas.label_ids))
+    dtype = label_dtype(np.asarray(atlas.label_ids))
+    atlas_ratio = outside_brain_ratio(atlas.image, atlas.labels > 0)
     written: list[Path] = []
-    it = zip(paths, names, strict=True)
+    items = list(zip(paths, names, mask_paths, strict=True))
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(list(it), desc="segment", unit="scan", dynamic_ncols=True)
-    for path, name in it:
-        vol: Volume = load_image(path)
-        if vol.shape != trained.atlas.shape:
-            raise LtnetError(
-                f"{path}: grid {vol.shape} differs from the model's atlas grid {trained.atlas.shape}: "
-                "inputs must be affinely pre-aligned to the atlas and on its grid"
-            )
-        seg = segment_array(trained, vol.data, interp)
+        items = tqdm(items, desc="segment", unit="scan", dynamic_ncols=True)
+    for path, name, mask_path in items:
+        vol = load_image(path)
+        mask = load_mask(mask_path, vol) if mask_path else None
+        if prep.prealigned:
+            if vol.shape != atlas.shape or not np.allclose(vol.affine, atlas.affine, atol=1e-2):
+                raise LtnetError(
+                    f"{path}: grid {vol.shape} differs from the atlas grid {atlas.shape}: "
+                    "the model was trained "
+                    "on prealigned inputs, so inputs must be on the atlas grid"
+                )
+            data = vol.data if mask is None else np.where(mask.data > 0, vol.data, 0)
+            image, transform = normalize_intensity(data), np.eye(4)
+        else:
+            p = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, cache=cache, mask=mask)
+            warn_if_skull_differs(path, p.outside_ratio, atlas_ratio)
+            image, transform = p.image, p.transform
+        dp = predict_field(model, atlas, image, amp) if model is not None else None
+        seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)
         ext = split_ext(path)[1]
-        out = out_dir / f"{name}_labels{ext}"
-        written.append(save_like(seg.labels, vol, out, dtype=dtype))
+        written.append(save_like(seg.labels, vol, out_dir / f"{name}_labels{ext}", dtype=dtype))
         if save_field:
             written.append(save_like(seg.field_mm, vol, out_dir / f"{name}_field{ext}", dtype=np.float32))
         if save_warped:

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +22,72 @@ import torch.nn as nn
 
 from ltnet import losses
 from ltnet.atlas import Atlas, load_atlas
+from ltnet.cache import PrepCache
 from ltnet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ltnet.config import TrainConfig, get_variant
 from ltnet.errors import LtnetError
-from ltnet.io import atomic_write_text, load_image
+from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.model import LTNet, build_models, generator_objective
-from ltnet.prepare import normalize_intensity
+from ltnet.prepare import (
+    PrepConfig,
+    normalize_intensity,
+    outside_brain_ratio,
+    prepare_scan,
+    warn_if_skull_differs,
+)
 
 LOG_NAME = "log.jsonl"
 
 
 @dataclass(frozen=True)
 class TrainData:
-    """The atlas and the unlabelled images, all on the atlas grid. images: (N, X, Y, Z) float32."""
+    """The atlas and the unlabelled images, all on the working grid. images: (N, X, Y, Z) float32."""
 
     atlas: Atlas
     images: np.ndarray
+    prep: PrepConfig = field(default_factory=lambda: PrepConfig(prealigned=True))
     image_paths: tuple[str, ...] = ()
 
 
 def load_train_data(
-    atlas_path: str | os.PathLike, atlas_labels: str | os.PathLike, image_paths: Sequence[str | os.PathLike]
+    atlas_path: str | os.PathLike,
+    atlas_labels: str | os.PathLike,
+    image_paths: Sequence[str | os.PathLike],
+    prep: PrepConfig | None = None,
+    cache: PrepCache | None = None,
+    masks: Sequence[str | os.PathLike] | None = None,
+    progress: bool = False,
 ) -> TrainData:
-    """Read prealigned inputs: every image must be on the atlas's grid."""
+    """Read the atlas and the images and bring them onto the working grid (prepared and cached),
+    or, with ``prep.prealigned``, check that they are on the atlas grid already."""
+    prep = prep or PrepConfig(prealigned=True)
     if not image_paths:
         raise LtnetError("no training images given")
-    atlas, atlas_vol = load_atlas(atlas_path, atlas_labels)
+    atlas = load_atlas(atlas_path, atlas_labels, prep)
+    atlas_ratio = outside_brain_ratio(atlas.image, atlas.labels > 0)
+    mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
+    items = list(zip(image_paths, mask_paths, strict=True))
+    if progress and not prep.prealigned:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="prepare", unit="scan", dynamic_ncols=True)
     images = []
-    for p in image_paths:
+    for p, m in items:
         v = load_image(p)
-        if v.shape != atlas.shape:
-            raise LtnetError(
-                f"{p}: grid {v.shape} differs from the atlas grid {atlas.shape} ({atlas_path}); "
-                "training inputs must be on one grid, affinely pre-aligned to the atlas"
-            )
-        if not np.allclose(v.affine, atlas_vol.affine, atol=1e-2):
-            raise LtnetError(f"{p}: affine differs from the atlas's ({atlas_path}): not on the atlas grid")
-        images.append(normalize_intensity(v.data))
-    return TrainData(atlas, np.stack(images), tuple(str(p) for p in image_paths))
+        mask = load_mask(m, v) if m else None
+        if prep.prealigned:
+            if v.shape != atlas.shape or not np.allclose(v.affine, atlas.affine, atol=1e-2):
+                raise LtnetError(
+                    f"{p}: grid {v.shape} differs from the atlas grid {atlas.shape} ({atlas_path}); "
+                    "with --prealigned, inputs must be on the atlas's grid"
+                )
+            images.append(normalize_intensity(v.data if mask is None else np.where(mask.data > 0, v.data, 0)))
+        else:
+            prepared = prepare_scan(v, atlas.image, atlas.labels, atlas.affine, cache=cache, mask=mask)
+            warn_if_skull_differs(p, prepared.outside_ratio, atlas_ratio)
+            images.append(prepared.image)
+    return TrainData(atlas, np.stack(images), prep, tuple(str(p) for p in image_paths))
 
 
 def batch_indices(seed: int, step: int, n_images: int, batch_size: int) -> list[int]:
@@ -191,6 +218,7 @@ def train(
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict() if opt_d is not None else None,
                 "atlas": data.atlas.to_state(),
+                "prep": data.prep.to_dict(),
                 "image_paths": list(data.image_paths),
             },
         )

@@ -107,5 +107,9 @@ def test_subject_names():
     ]
     assert subject_names(["x/sub-01_labels.nii.gz"], strip_suffix="_labels") == ["sub-01"]
     assert subject_names(["a/sub-01.nii.gz", "b/sub-01.mgz"]) == ["a", "b"]
+    fs = ["/d/sub-02/brainmask.mgz", "/d/sub-03/brainmask.mgz", "/d/bert/brain.mgz"]
+    assert subject_names(fs) == ["sub-02", "sub-03", "bert"]
+    # folders not distinct: only the shared stems take their folder's name
+    assert subject_names(["/x/a/t1.nii", "/y/a/t2.nii", "/y/b/t1.nii"]) == ["a", "t2", "b"]
     with pytest.raises(LtnetError, match="two inputs have the subject name 'sub-01'"):
         subject_names(["x/sub-01/brain.nii.gz", "y/sub-01/brain.nii.gz"])

@@ -135,3 +135,15 @@ def save_like(data: np.ndarray, ref: Volume, path: str | os.PathLike, dtype: Any
     with atomic_path(path) as tmp:
         nib.save(out, str(tmp))
     return path
+
+
+def load_mask(path: str | os.PathLike, like: Volume) -> Volume:
+    """Read a brain mask (non-zero = brain) that must lie on ``like``'s grid."""
+    mask = load_labels(path)
+    if mask.shape != like.shape or not np.allclose(mask.affine, like.affine, atol=1e-3):
+        raise LtnetError(
+            f"{path}: brain mask grid {mask.shape} differs from its image {like.path} {like.shape}"
+        )
+    if not (mask.data > 0).any():
+        raise LtnetError(f"{path}: brain mask is empty")
+    return mask

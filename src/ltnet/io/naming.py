@@ -44,10 +44,17 @@ def expand_inputs(paths: Sequence[str | Path], stem_suffix: str = "") -> list[Pa
     return out
 
 
-def subject_names(paths: Sequence[str | Path], strip_suffix: str = "") -> list[str]:
-    """One subject name per path: the file's stem, or its parent folder's name where the inputs
-    share a file name (FreeSurfer's ``sub-01/mri/brainmask.mgz`` gives ``sub-01``).
+def _folder_name(path: str | Path) -> str:
+    parent = Path(path).resolve().parent
+    return parent.parent.name if parent.name == "mri" else parent.name  # FreeSurfer: <subject>/mri/<file>
 
+
+def subject_names(paths: Sequence[str | Path], strip_suffix: str = "") -> list[str]:
+    """One subject name per path: the file's stem, or its folder's name where inputs share a file
+    name (FreeSurfer's ``sub-01/mri/brainmask.mgz`` gives ``sub-01``).
+
+    Where some inputs share a file name and every folder name is distinct, all inputs are named by
+    their folder, so ``sub-01/brainmask.mgz`` and ``bert/brain.mgz`` give ``sub-01`` and ``bert``.
     ``strip_suffix`` removes an ltnet output suffix such as ``_labels`` from stems.
     Two inputs with one subject name are an error.
     """
@@ -57,16 +64,13 @@ def subject_names(paths: Sequence[str | Path], strip_suffix: str = "") -> list[s
             s[: -len(strip_suffix)] if s.endswith(strip_suffix) and s != strip_suffix else s for s in stems
         ]
     stem_counts = Counter(stems)
-    names = []
-    for p, stem in zip(paths, stems, strict=True):
-        if stem_counts[stem] > 1:
-            parent = Path(p).resolve().parent
-            # FreeSurfer layout: <subject>/mri/<file>
-            if parent.name == "mri":
-                parent = parent.parent
-            names.append(parent.name)
+    names = stems
+    if any(c > 1 for c in stem_counts.values()):
+        folders = [_folder_name(p) for p in paths]
+        if len(set(folders)) == len(folders):
+            names = folders
         else:
-            names.append(stem)
+            names = [f if stem_counts[s] > 1 else s for s, f in zip(stems, folders, strict=True)]
     dupes = sorted(n for n, c in Counter(names).items() if c > 1)
     if dupes:
         clash = [str(p) for p, n in zip(paths, names, strict=True) if n == dupes[0]]
@@ -92,3 +96,16 @@ def pair_by_subject(
             )
         raise LtnetError("cannot pair files by subject name; " + "; ".join(parts))
     return [(n, pred_names[n], truth_names[n]) for n in sorted(pred_names)]
+
+
+def pair_masks(images: Sequence[Path], masks: Sequence[Path] | None) -> list[Path | None]:
+    """Each image's brain mask, paired by subject name; all None where no masks are given."""
+    if not masks:
+        return [None] * len(images)
+    by_name = dict(zip(subject_names(masks), masks, strict=True))
+    out: list[Path | None] = []
+    for name, img in zip(subject_names(images), images, strict=True):
+        if name not in by_name:
+            raise LtnetError(f"{img}: no brain mask with the subject name {name!r} among --mask")
+        out.append(by_name[name])
+    return out

@@ -1,51 +1,129 @@
-"""Resampling a volume onto another grid through an affine map, with torch's grid_sample."""
+"""Resampling between grids through affine maps, with torch's grid_sample.
+
+Everything is expressed as *source voxel coordinates* for each destination voxel, (3, X, Y, Z):
+images are sampled there trilinearly, label maps by one-hot trilinear interpolation and argmax
+(which cannot blur ids), or by nearest neighbour.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 
-def box_affine(
-    spacing: float, shape: tuple[int, int, int], center_mm: tuple[float, float, float]
-) -> np.ndarray:
-    """A RAS-oriented grid of isotropic ``spacing`` whose centre voxel lies at ``center_mm``."""
+def box_affine(spacing: float, shape: tuple[int, int, int], center_mm: Sequence[float]) -> np.ndarray:
+    """A RAS-oriented grid of isotropic ``spacing`` whose centre lies at ``center_mm``."""
     a = np.diag([spacing, spacing, spacing, 1.0])
-    a[:3, 3] = np.asarray(center_mm) - spacing * (np.asarray(shape) - 1) / 2
+    a[:3, 3] = np.asarray(center_mm, float) - spacing * (np.asarray(shape) - 1) / 2
     return a
+
+
+def native_order(a: np.ndarray) -> np.ndarray:
+    """``a`` in the machine's byte order (MGZ files are big-endian; torch takes native order only)."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
+
+
+def grid_coords(
+    dst_affine: np.ndarray,
+    dst_shape: Sequence[int],
+    src_affine: np.ndarray,
+    world_to_src_world: np.ndarray | None = None,
+) -> torch.Tensor:
+    """Source voxel coordinates (3, X, Y, Z) float32 of every destination voxel.
+
+    Destination voxel v lies at world point ``dst_affine @ v``; ``world_to_src_world`` (default
+    identity) carries it into the source's world, where ``inv(src_affine)`` gives the voxel.
+    """
+    m = (
+        np.linalg.inv(src_affine)
+        @ (np.eye(4) if world_to_src_world is None else world_to_src_world)
+        @ dst_affine
+    )
+    mat = torch.from_numpy(m).float()
+    axes = [torch.arange(int(n), dtype=torch.float32) for n in dst_shape]
+    ii, jj, kk = torch.meshgrid(*axes, indexing="ij")
+    return torch.stack([mat[r, 0] * ii + mat[r, 1] * jj + mat[r, 2] * kk + mat[r, 3] for r in range(3)])
+
+
+def sample_at(volume: torch.Tensor, coords: torch.Tensor, mode: str = "bilinear", padding: str = "zeros"):
+    """Sample ``volume`` (1, C, X, Y, Z) at voxel ``coords`` (3, *out): returns (1, C, *out)."""
+    size = torch.tensor(volume.shape[2:], dtype=coords.dtype, device=coords.device)
+    norm = coords.movedim(0, -1) * (2 / (size - 1).clamp(min=1)) - 1
+    # grid_sample wants (x, y, z) = (W, H, D) order, with -1 and 1 at the first and last voxel centres
+    grid = norm.flip(-1)[None].to(volume.dtype)
+    return F.grid_sample(volume, grid, mode=mode, padding_mode=padding, align_corners=True)
+
+
+def sample_labels(
+    labels: torch.Tensor,
+    label_ids: Sequence[int],
+    coords: torch.Tensor,
+    interp: str = "linear",
+    chunk: int = 8,
+) -> torch.Tensor:
+    """Label ids (*out) of ``labels`` (X, Y, Z) read at voxel ``coords`` (3, *out).
+
+    ``linear``: each label's one-hot channel is sampled trilinearly and the most probable label
+    wins, ``chunk`` channels at a time so memory does not grow with the number of labels.
+    ``nearest``: the id map is read at the nearest voxel. Outside the volume: background (0).
+    """
+    if interp not in ("linear", "nearest"):
+        raise ValueError(f"unknown interpolation {interp!r}: expected 'linear' or 'nearest'")
+    labels = labels.to(coords.device)
+    if interp == "nearest":
+        # float64 keeps every int32 id exact
+        out = sample_at(labels[None, None].double(), coords.double(), mode="nearest")
+        return out[0, 0].round().to(torch.int64)
+    ids = torch.as_tensor(list(label_ids), dtype=torch.int64, device=coords.device)
+    best_p = torch.full(coords.shape[1:], 1e-6, device=coords.device)  # below this: background
+    best_i = torch.zeros(coords.shape[1:], dtype=torch.int64, device=coords.device)
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        onehot = (labels[None] == part[:, None, None, None]).float()[None]
+        p, i = sample_at(onehot, coords)[0].max(dim=0)
+        better = p > best_p
+        best_p = torch.where(better, p, best_p)
+        best_i = torch.where(better, part[i], best_i)
+    return best_i
 
 
 def resample(
     data: np.ndarray,
     src_affine: np.ndarray,
     dst_affine: np.ndarray,
-    dst_shape: tuple[int, int, int],
+    dst_shape: Sequence[int],
     world_to_src_world: np.ndarray | None = None,
     order: int = 1,
 ) -> np.ndarray:
-    """Sample ``data`` (X, Y, Z) at the world points of a destination grid.
+    """Resample ``data`` (X, Y, Z) onto a destination grid (see :func:`grid_coords`).
 
-    A destination voxel v lies at ``dst_affine @ v``; ``world_to_src_world`` (4 x 4, default
-    identity) maps that point into the source's world, where ``inv(src_affine)`` gives the source
-    voxel. ``order`` 1 is trilinear (images), 0 nearest (label ids, kept exact). Outside: 0.
+    ``order`` 1: trilinear for images (float32 out); 0: nearest neighbour, which keeps integer
+    ids exact (their dtype out). Outside the source: 0.
     """
-    m = np.linalg.inv(src_affine) @ (world_to_src_world if world_to_src_world is not None else np.eye(4))
-    m = m @ dst_affine  # destination voxel -> source voxel
-    src = torch.from_numpy(np.ascontiguousarray(data))
-    is_int = not torch.is_floating_point(src)
-    vol = src.double() if is_int else src.float()
-    idx = [torch.arange(n, dtype=torch.float64) for n in dst_shape]
-    grid = torch.stack(torch.meshgrid(*idx, indexing="ij"), dim=-1)  # (X, Y, Z, 3) destination voxels
-    pts = grid @ torch.from_numpy(m[:3, :3]).T + torch.from_numpy(m[:3, 3])
-    # grid_sample with align_corners=True: -1 and 1 are the centres of the first and last voxels
-    size = torch.tensor(data.shape, dtype=torch.float64)
-    norm = (2 * pts / (size - 1) - 1).flip(-1)  # grid_sample wants (x, y, z) = (W, H, D) order
-    out = F.grid_sample(
-        vol[None, None],
-        norm[None].to(vol.dtype),
-        mode="nearest" if order == 0 else "bilinear",
-        padding_mode="zeros",
-        align_corners=True,
-    )[0, 0]
-    return out.round().to(src.dtype).numpy() if is_int else out.numpy().astype(np.float32)
+    coords = grid_coords(dst_affine, dst_shape, src_affine, world_to_src_world)
+    src = torch.from_numpy(native_order(data))
+    if not torch.is_floating_point(src):
+        out = sample_at(
+            src[None, None].double(), coords.double(), mode="nearest" if order == 0 else "bilinear"
+        )
+        return out[0, 0].round().numpy().astype(data.dtype)
+    mode = "nearest" if order == 0 else "bilinear"
+    return sample_at(src[None, None].float(), coords, mode=mode)[0, 0].numpy()
+
+
+def resample_labels(
+    labels: np.ndarray,
+    src_affine: np.ndarray,
+    dst_affine: np.ndarray,
+    dst_shape: Sequence[int],
+    world_to_src_world: np.ndarray | None = None,
+) -> np.ndarray:
+    """Resample an id map (X, Y, Z) by one-hot trilinear interpolation and argmax (int32 out)."""
+    coords = grid_coords(dst_affine, dst_shape, src_affine, world_to_src_world)
+    lab = torch.from_numpy(native_order(labels).astype(np.int32))
+    ids = [0, *(int(i) for i in np.unique(labels) if i != 0)]
+    return sample_labels(lab, ids, coords).numpy().astype(np.int32)

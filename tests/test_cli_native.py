@@ -1,0 +1,132 @@
+"""The command line on scans in their own space: other orientations and spacings in, labels out on
+each scan's own grid with its header."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from ltnet.cli import main
+from ltnet.evaluate import dice_per_label
+from tests.test_prepare import oblique_scan  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def native_scans(oblique_scan, tmp_path_factory):  # noqa: F811
+    """Two scans of the oblique subject in other voxel orders (canonical RAS; and flipped),
+    MGZ and NIfTI, with their true labels."""
+    d = tmp_path_factory.mktemp("native")
+    img, lab = nib.load(oblique_scan[0]), nib.load(oblique_scan[1])
+    out = []
+    for name, fn, ext in (("sub-ras", nib.as_closest_canonical, ".nii.gz"), ("sub-flip", _flip, ".mgz")):
+        i2, l2 = fn(img), fn(lab)
+        cls = nib.MGHImage if ext == ".mgz" else nib.Nifti1Image
+        (d / "img").mkdir(exist_ok=True)
+        (d / "lab").mkdir(exist_ok=True)
+        nib.save(cls(np.asarray(i2.dataobj, np.float32), i2.affine), d / "img" / f"{name}{ext}")
+        nib.save(cls(np.asarray(l2.dataobj, np.int32), l2.affine), d / "lab" / f"{name}{ext}")
+        out.append((d / "img" / f"{name}{ext}", d / "lab" / f"{name}{ext}"))
+    return out
+
+
+def _flip(img):
+    """The same scan stored with the first and last voxel axes reversed (world unchanged)."""
+    data = np.asarray(img.dataobj)[::-1, :, ::-1]
+    a = img.affine.copy()
+    n = img.shape
+    a[:3, 3] = img.affine[:3, :3] @ [n[0] - 1, 0, n[2] - 1] + img.affine[:3, 3]
+    a[:3, 0], a[:3, 2] = -img.affine[:3, 0], -img.affine[:3, 2]
+    return nib.Nifti1Image(np.ascontiguousarray(data), a)
+
+
+def test_affine_only_labels_land_on_each_scans_own_grid(oblique_scan, native_scans, tmp_path):  # noqa: F811
+    out = tmp_path / "aff"
+    rc = main(
+        [
+            "segment",
+            "--affine-only",
+            "--atlas",
+            str(oblique_scan[0]),
+            "--atlas-labels",
+            str(oblique_scan[1]),
+            "--spacing",
+            "2",
+            "--box",
+            "96",
+            "112",
+            "96",
+            "--images",
+            *(str(s[0]) for s in native_scans),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--quiet",
+            "--save-field",
+        ]
+    )
+    assert rc == 0
+    for img_path, lab_path in native_scans:
+        name, ext = img_path.name.split(".", 1)
+        pred = nib.load(out / f"{name}_labels.{ext}")
+        src = nib.load(img_path)
+        assert type(pred) is type(src) and pred.shape == src.shape
+        np.testing.assert_allclose(pred.affine, src.affine)
+        truth = np.asarray(nib.load(lab_path).dataobj)
+        ids = [i for i in np.unique(truth) if i]
+        assert np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)) > 0.8
+        assert nib.load(out / f"{name}_field.{ext}").shape == (*src.shape, 3)
+
+
+def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    cache = str(tmp_path / "cache")
+    assert (
+        main(
+            [
+                "train",
+                "--atlas",
+                str(oblique_scan[0]),
+                "--atlas-labels",
+                str(oblique_scan[1]),
+                "--images",
+                *(str(s[0]) for s in native_scans),
+                "--out",
+                str(run),
+                "--steps",
+                "1",
+                "--spacing",
+                "2",
+                "--box",
+                "96",
+                "112",
+                "96",
+                "--cache",
+                cache,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "segment",
+                "--model",
+                str(run),
+                "--images",
+                str(native_scans[1][0]),
+                "--out",
+                str(tmp_path / "seg"),
+                "--cache",
+                cache,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    pred = nib.load(tmp_path / "seg" / "sub-flip_labels.mgz")
+    src = nib.load(native_scans[1][0])
+    np.testing.assert_allclose(pred.header.get_vox2ras(), src.header.get_vox2ras())
+    truth = np.asarray(nib.load(native_scans[1][1]).dataobj)
+    ids = [i for i in np.unique(truth) if i]
+    assert np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)) > 0.75
