@@ -66,3 +66,16 @@ def test_gradients_reach_both_generators_and_the_discriminator():
     disc.zero_grad()
     losses.lsgan_discriminator_loss(disc(y), disc(out.y_bar.detach())).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in disc.parameters() if p.ndim > 1)
+
+
+def test_bf16_autocast_pass_gives_finite_float32_losses():
+    """The mixed-precision path (bf16 autocast, used on CUDA) checked through CPU autocast."""
+    cfg = TrainConfig(variant="full")
+    model, disc = build_models(cfg)
+    x, y, xs = _inputs(shape=(16, 16, 16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, y, xs)
+        t = generator_objective(model, out, x, y, xs, disc, cfg)
+    assert t.total.dtype == torch.float32 and torch.isfinite(t.total)
+    t.total.backward()
+    assert all(p.grad is not None for p in model.g_f.parameters())

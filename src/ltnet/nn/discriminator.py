@@ -10,10 +10,17 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+# Below 24 voxels an axis shrinks to one voxel before the last instance norm, which needs two.
+MIN_SIZE = 24
 
 
 class PatchDiscriminator3D(nn.Module):
-    """(B, 1, D, H, W) image -> (B, 1, d, h, w) patch scores (raw, for the least-squares loss)."""
+    """(B, 1, D, H, W) image -> (B, 1, d, h, w) patch scores (raw, for the least-squares loss).
+
+    Axes shorter than 24 voxels are zero-padded to 24.
+    """
 
     def __init__(self, widths: Sequence[int] = (16, 32, 64, 64), in_channels: int = 1) -> None:
         super().__init__()
@@ -32,6 +39,9 @@ class PatchDiscriminator3D(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if image.ndim != 5 or image.shape[1] != 1:
             raise ValueError(f"expected an image (B, 1, D, H, W), got {tuple(image.shape)}")
-        if min(image.shape[2:]) < 16:
-            raise ValueError(f"the discriminator needs at least 16 voxels per axis, got {tuple(image.shape)}")
+        pads: list[int] = []
+        for n in reversed(image.shape[2:]):
+            pads += [0, max(0, MIN_SIZE - n)]
+        if any(pads):  # any input shape works: small volumes are zero-padded
+            image = F.pad(image, pads)
         return self.net(image)
