@@ -60,21 +60,17 @@ def summary(eval_dir: Path) -> dict:
     return {"summary": js["summary"], "subjects": {k: v["mean"] for k, v in js["subjects"].items()}}
 
 
-def freesurfer(args: argparse.Namespace, out: Path) -> dict:
-    atlas, atlas_seg = BRAINS / "sub-01" / "brainmask.mgz", BRAINS / "sub-01" / "aseg.mgz"
-    tests = [BRAINS / s / "brainmask.mgz" for s in FS_SUBJECTS[1:]] + [BRAINS / "bert" / "brain.mgz"]
-    truths = [BRAINS / s / "aseg.mgz" for s in [*FS_SUBJECTS[1:], "bert"]]
-    pool = [atlas, *tests]
+def transfer(atlas: Path, atlas_seg: Path, pool: list[Path], tests: list[Path], out: Path, args) -> dict:
+    """Affine-only labels into out/affine, then train LT-Net on ``pool`` (resuming a run that was
+    stopped) and segment into out/ltnet; return the seconds of each."""
     common = ["--cache", str(args.cache), "--quiet"]
     grid = ["--spacing", str(args.spacing)]
-    res: dict = {"atlas": "sub-01", "spacing_mm": args.spacing, "steps": args.steps, "variant": args.variant}
-    res["affine_segment_s"] = ltnet(
+    atlas_args = ["--atlas", str(atlas), "--atlas-labels", str(atlas_seg)]
+    secs = {}
+    secs["affine_segment_s"] = ltnet(
         "segment",
         "--affine-only",
-        "--atlas",
-        str(atlas),
-        "--atlas-labels",
-        str(atlas_seg),
+        *atlas_args,
         *grid,
         "--images",
         *map(str, tests),
@@ -82,22 +78,11 @@ def freesurfer(args: argparse.Namespace, out: Path) -> dict:
         str(out / "affine"),
         *common,
     )
-    ltnet(
-        "evaluate",
-        "--pred",
-        str(out / "affine"),
-        "--truth",
-        *map(str, truths),
-        "--out",
-        str(out / "affine_eval"),
-    )
-    res["affine_only"] = summary(out / "affine_eval")
     run = out / "run"
-    train_args = [
-        "--atlas",
-        str(atlas),
-        "--atlas-labels",
-        str(atlas_seg),
+    resume = ["--resume"] if (run / "checkpoint.pt").exists() else []
+    secs["train_s"] = ltnet(
+        "train",
+        *atlas_args,
         *grid,
         "--images",
         *map(str, pool),
@@ -109,24 +94,32 @@ def freesurfer(args: argparse.Namespace, out: Path) -> dict:
         args.variant,
         "--checkpoint-every",
         "25",
+        *resume,
         *common,
-    ]
-    if (run / "checkpoint.pt").exists():
-        train_args.append("--resume")
-    res["train_s"] = ltnet("train", *train_args)
-    res["ltnet_segment_s"] = ltnet(
+    )
+    secs["ltnet_segment_s"] = ltnet(
         "segment", "--model", str(run), "--images", *map(str, tests), "--out", str(out / "ltnet"), *common
     )
-    ltnet(
-        "evaluate",
-        "--pred",
-        str(out / "ltnet"),
-        "--truth",
-        *map(str, truths),
-        "--out",
-        str(out / "ltnet_eval"),
-    )
-    res["ltnet"] = summary(out / "ltnet_eval")
+    return secs
+
+
+def freesurfer(args: argparse.Namespace, out: Path) -> dict:
+    atlas, atlas_seg = BRAINS / "sub-01" / "brainmask.mgz", BRAINS / "sub-01" / "aseg.mgz"
+    tests = [BRAINS / s / "brainmask.mgz" for s in FS_SUBJECTS[1:]] + [BRAINS / "bert" / "brain.mgz"]
+    truths = [BRAINS / s / "aseg.mgz" for s in [*FS_SUBJECTS[1:], "bert"]]
+    res: dict = {"atlas": "sub-01", "spacing_mm": args.spacing, "steps": args.steps, "variant": args.variant}
+    res.update(transfer(atlas, atlas_seg, [atlas, *tests], tests, out, args))
+    for method in ("affine", "ltnet"):
+        ltnet(
+            "evaluate",
+            "--pred",
+            str(out / method),
+            "--truth",
+            *map(str, truths),
+            "--out",
+            str(out / f"{method}_eval"),
+        )
+        res[method] = summary(out / f"{method}_eval")
     return res
 
 
@@ -148,47 +141,14 @@ def candi(args: argparse.Namespace, out: Path) -> dict:
     atlas, atlas_seg = BRAINS / "sub-01" / "T1.mgz", BRAINS / "sub-01" / "aseg.mgz"
     scans = sorted((DATA / "candi").glob("*.nii.gz"))
     pool = [BRAINS / s / "T1.mgz" for s in FS_SUBJECTS] + scans
-    common = ["--cache", str(args.cache), "--quiet"]
-    grid = ["--spacing", str(args.spacing)]
-    res: dict = {"atlas": "sub-01 T1.mgz (with skull)", "spacing_mm": args.spacing, "steps": args.steps}
-    res["atlas_volumes"] = volumes_and_means(atlas_seg, atlas)
-    ltnet(
-        "segment",
-        "--affine-only",
-        "--atlas",
-        str(atlas),
-        "--atlas-labels",
-        str(atlas_seg),
-        *grid,
-        "--images",
-        *map(str, scans),
-        "--out",
-        str(out / "affine"),
-        *common,
-    )
-    run = out / "run"
-    train_args = [
-        "--atlas",
-        str(atlas),
-        "--atlas-labels",
-        str(atlas_seg),
-        *grid,
-        "--images",
-        *map(str, pool),
-        "--out",
-        str(run),
-        "--steps",
-        str(args.steps),
-        "--variant",
-        args.variant,
-        "--checkpoint-every",
-        "25",
-        *common,
-    ]
-    if (run / "checkpoint.pt").exists():
-        train_args.append("--resume")
-    res["train_s"] = ltnet("train", *train_args)
-    ltnet("segment", "--model", str(run), "--images", *map(str, scans), "--out", str(out / "ltnet"), *common)
+    res: dict = {
+        "atlas": "sub-01 T1.mgz (with skull)",
+        "spacing_mm": args.spacing,
+        "steps": args.steps,
+        "variant": args.variant,
+        "atlas_volumes": volumes_and_means(atlas_seg, atlas),
+    }
+    res.update(transfer(atlas, atlas_seg, pool, scans, out, args))
     for method in ("affine", "ltnet"):
         for scan in scans:
             name = scan.name.split(".")[0]

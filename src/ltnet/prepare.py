@@ -159,3 +159,35 @@ def warn_if_skull_differs(path: object, scan_ratio: float, atlas_ratio: float) -
             f"{path}: looks skull-stripped while the atlas has skull; use a skull-stripped atlas",
             stacklevel=2,
         )
+
+
+def to_working_grid(
+    vol: Volume,
+    atlas_image: np.ndarray,
+    atlas_labels: np.ndarray,
+    atlas_affine: np.ndarray,
+    prep: PrepConfig,
+    cache: PrepCache | None = None,
+    mask: Volume | None = None,
+    atlas_ratio: float | None = None,
+) -> Prepared:
+    """One scan on the working grid, as ``train`` and ``segment`` both need it: prepared (aligned,
+    resampled, cached), or with ``prep.prealigned`` checked to lie on the atlas grid already.
+    Warns when the scan and the atlas differ in skull stripping."""
+    from ltnet.errors import LtnetError
+
+    if prep.prealigned:
+        if vol.shape != atlas_image.shape or not np.allclose(vol.affine, atlas_affine, atol=1e-2):
+            raise LtnetError(
+                f"{vol.path}: grid {vol.shape} differs from the atlas grid {atlas_image.shape}: prealigned "
+                "inputs must lie on the atlas's grid (drop --prealigned to align them)"
+            )
+        data = vol.data if mask is None else np.where(mask.data > 0, vol.data, 0)
+        image = normalize_intensity(data)
+        out = Prepared(image, np.eye(4), outside_brain_ratio(image, atlas_labels > 0))
+    else:
+        out = prepare_scan(vol, atlas_image, atlas_labels, atlas_affine, cache=cache, mask=mask)
+    if atlas_ratio is None:
+        atlas_ratio = outside_brain_ratio(atlas_image, atlas_labels > 0)
+    warn_if_skull_differs(vol.path, out.outside_ratio, atlas_ratio)
+    return out

@@ -27,13 +27,7 @@ from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
 from ltnet.io.resample import grid_coords, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
-from ltnet.prepare import (
-    PrepConfig,
-    normalize_intensity,
-    outside_brain_ratio,
-    prepare_scan,
-    warn_if_skull_differs,
-)
+from ltnet.prepare import PrepConfig, outside_brain_ratio, to_working_grid
 from ltnet.train import autocast_context
 
 INTERP_MODES = ("linear", "nearest")
@@ -188,19 +182,8 @@ def segment_files(
     for path, name, mask_path in items:
         vol = load_image(path)
         mask = load_mask(mask_path, vol) if mask_path else None
-        if prep.prealigned:
-            if vol.shape != atlas.shape or not np.allclose(vol.affine, atlas.affine, atol=1e-2):
-                raise LtnetError(
-                    f"{path}: grid {vol.shape} differs from the atlas grid {atlas.shape}: "
-                    "the model was trained "
-                    "on prealigned inputs, so inputs must be on the atlas grid"
-                )
-            data = vol.data if mask is None else np.where(mask.data > 0, vol.data, 0)
-            image, transform = normalize_intensity(data), np.eye(4)
-        else:
-            p = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, cache=cache, mask=mask)
-            warn_if_skull_differs(path, p.outside_ratio, atlas_ratio)
-            image, transform = p.image, p.transform
+        p = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas_ratio)
+        image, transform = p.image, p.transform
         dp = predict_field(model, atlas, image, amp) if model is not None else None
         seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)
         ext = split_ext(path)[1]

@@ -29,13 +29,7 @@ from ltnet.errors import LtnetError
 from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.model import LTNet, build_models, generator_objective
-from ltnet.prepare import (
-    PrepConfig,
-    normalize_intensity,
-    outside_brain_ratio,
-    prepare_scan,
-    warn_if_skull_differs,
-)
+from ltnet.prepare import PrepConfig, outside_brain_ratio, to_working_grid
 
 LOG_NAME = "log.jsonl"
 
@@ -76,17 +70,8 @@ def load_train_data(
     for p, m in items:
         v = load_image(p)
         mask = load_mask(m, v) if m else None
-        if prep.prealigned:
-            if v.shape != atlas.shape or not np.allclose(v.affine, atlas.affine, atol=1e-2):
-                raise LtnetError(
-                    f"{p}: grid {v.shape} differs from the atlas grid {atlas.shape} ({atlas_path}); "
-                    "with --prealigned, inputs must be on the atlas's grid"
-                )
-            images.append(normalize_intensity(v.data if mask is None else np.where(mask.data > 0, v.data, 0)))
-        else:
-            prepared = prepare_scan(v, atlas.image, atlas.labels, atlas.affine, cache=cache, mask=mask)
-            warn_if_skull_differs(p, prepared.outside_ratio, atlas_ratio)
-            images.append(prepared.image)
+        prepared = to_working_grid(v, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas_ratio)
+        images.append(prepared.image)
     return TrainData(atlas, np.stack(images), prep, tuple(str(p) for p in image_paths))
 
 
