@@ -51,3 +51,19 @@ def test_atlas_without_labels_is_refused(tmp_path):
     lab = _save(tmp_path / "l.nii", np.zeros((8, 8, 8)), np.int16)
     with pytest.raises(LtnetError, match="no labels"):
         load_atlas(img, lab)
+
+
+def test_select_atlas_aligns_candidates_that_are_not_on_one_grid(toy_data, tmp_path):
+    """A copy of the first candidate stored 8 mm away in world space: alignment must undo the
+    offset, so the copy scores as the original does (unaligned, it would not overlap)."""
+    images, _ = toy_data
+    first = nib.load(images[0])
+    affine = first.affine.copy()
+    affine[:3, 3] += [8.0, -8.0, 4.0]
+    copy = tmp_path / "copy.nii.gz"
+    nii = nib.Nifti1Image(np.asarray(first.dataobj), affine)
+    nii.header.set_xyzt_units("mm")
+    nib.save(nii, copy)
+    _, scores = select_atlas([*images, copy], spacing=2.0)
+    assert scores[copy] == pytest.approx(scores[images[0]], abs=0.01)
+    assert min(scores.values()) > 0.8

@@ -60,6 +60,9 @@ def affine_register(
     import ants
 
     f, m = to_ants(fixed, fixed_affine), to_ants(moving, moving_affine)
+    # antspyx 0.6 ignores registration(random_seed=...): the sampling seed is this module setting
+    previous = ants.config._random_seed
+    ants.config._random_seed = seed
     with tempfile.TemporaryDirectory(prefix="ltnet-ants-") as tmp:
         try:
             reg = ants.registration(
@@ -67,10 +70,11 @@ def affine_register(
                 moving=m,
                 type_of_transform="Affine",
                 outprefix=os.path.join(tmp, "x"),
-                random_seed=seed,
                 verbose=False,
             )
         except Exception as e:  # ANTs raises RuntimeError/ValueError with long ITK messages
             raise LtnetError(f"affine registration failed ({str(e).splitlines()[0][:200]})") from None
+        finally:
+            ants.config._random_seed = previous
         tx = ants.read_transform(reg["fwdtransforms"][0])
         return ants_matrix_to_ras(tx.parameters, tx.fixed_parameters)
