@@ -9,7 +9,7 @@ from ltnet.atlas import Atlas, load_atlas
 from ltnet.cache import PrepCache
 from ltnet.evaluate import dice_per_label
 from ltnet.io import Volume, load_image, load_labels
-from ltnet.prepare import PrepConfig, outside_brain_ratio, prepare_scan, working_grid
+from ltnet.prepare import PrepConfig, prepare_scan, signal_ml, warn_if_skull_differs, working_grid
 from ltnet.registration import affine_register, ants_matrix_to_ras
 from ltnet.segment import to_native
 from ltnet.toy import template_labels
@@ -131,15 +131,25 @@ def test_prepare_scan_is_cached_and_aligns(oblique_scan, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again.image, first.image)
 
 
-def test_outside_brain_ratio_tells_skull_from_stripped():
-    brain = np.zeros((30, 30, 30), bool)
-    brain[8:22, 8:22, 8:22] = True
-    stripped = brain * 1.0
-    skull = stripped.copy()
-    skull[2:28, 2:28, 2:28] += 0.0
-    skull[2:4], skull[26:28] = 0.8, 0.8
-    assert outside_brain_ratio(stripped, brain) < 0.05
-    assert outside_brain_ratio(skull, brain) > 0.15
+def test_signal_ml_known_answer(tmp_path):
+    data = np.zeros((20, 20, 20), np.float32)
+    data[:10, :10, :5] = 100.0  # 500 voxels of 2 x 2 x 1 mm = 2 mL
+    data[15, 15, 15] = 2.0  # below 5 % of the 99th percentile: not signal
+    nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 1.0, 1.0])), tmp_path / "s.nii")
+    assert signal_ml(load_image(tmp_path / "s.nii")) == pytest.approx(2.0)
+
+
+def test_skull_warning_fires_only_across_the_boundary():
+    with pytest.warns(UserWarning, match="looks like it has skull"):
+        warn_if_skull_differs("scan.nii", 2.0, 1.25)
+    with pytest.warns(UserWarning, match="looks skull-stripped"):
+        warn_if_skull_differs("scan.nii", 1.25, 2.1)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_skull_differs("scan.nii", 1.3, 1.25)
+        warn_if_skull_differs("scan.nii", 2.0, 2.1)
 
 
 def test_volume_dataclass_spacing(oblique_scan):

@@ -125,3 +125,20 @@ def test_affine_only_and_train_segment_evaluate_on_real_scans(small_brains, tmp_
     assert set(np.unique(np.asanyarray(pred.dataobj))) <= set(
         np.unique(np.asanyarray(nib.load(atlas["labels"]).dataobj))
     )
+
+
+def test_skull_measure_separates_real_scans(shared_data):
+    """Signal volume over the atlas brain: FreeSurfer brainmask (stripped) below the boundary,
+    T1 with skull and the raw CANDI scan above it."""
+    from ltnet.io import load_image, load_labels
+    from ltnet.prepare import SKULL_RATIO, signal_ml
+
+    seg = load_labels(shared_data / "brains" / "sub-01" / "aseg.mgz")
+    brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000
+    ratio = {
+        n: signal_ml(load_image(shared_data / n)) / brain_ml
+        for n in ("brains/sub-02/brainmask.mgz", "brains/sub-02/T1.mgz", "candi/CANDI_BPDwoPsy_030.nii.gz")
+    }
+    assert ratio["brains/sub-02/brainmask.mgz"] < SKULL_RATIO
+    assert ratio["brains/sub-02/T1.mgz"] > SKULL_RATIO
+    assert ratio["candi/CANDI_BPDwoPsy_030.nii.gz"] > SKULL_RATIO

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ltnet.prepare import (
     normalize_intensity,
     prepare_atlas_arrays,
     prepare_scan,
+    signal_ml,
     working_grid,
 )
 
@@ -38,15 +40,28 @@ class Atlas:
     labels: np.ndarray
     affine: np.ndarray
     label_ids: tuple[int, ...]
+    brain_ml: float = math.nan  # labelled volume, and signal volume over it: for the skull check
+    signal_ratio: float = math.nan
 
     @classmethod
-    def from_arrays(cls, image: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> Atlas:
+    def from_arrays(
+        cls,
+        image: np.ndarray,
+        labels: np.ndarray,
+        affine: np.ndarray,
+        brain_ml: float = math.nan,
+        signal_ratio: float = math.nan,
+    ) -> Atlas:
         if image.shape != labels.shape:
             raise ValueError(f"atlas image {image.shape} and labels {labels.shape} differ in shape")
         ids = tuple(int(i) for i in np.unique(np.concatenate([[0], np.unique(labels)])))
-        return cls(
-            np.asarray(image, np.float32), np.asarray(labels, np.int32), np.asarray(affine, np.float64), ids
-        )
+        arrays = (np.asarray(image, np.float32), np.asarray(labels, np.int32), np.asarray(affine, np.float64))
+        return cls(*arrays, ids, float(brain_ml), float(signal_ratio))
+
+    @property
+    def skull(self) -> tuple[float, float] | None:
+        """(brain mL, signal ratio) for :func:`ltnet.prepare.to_working_grid`, when known."""
+        return (self.brain_ml, self.signal_ratio) if math.isfinite(self.brain_ml) else None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -67,6 +82,8 @@ class Atlas:
             "labels": torch.from_numpy(self.labels),
             "affine": torch.from_numpy(self.affine),
             "label_ids": list(self.label_ids),
+            "brain_ml": self.brain_ml,
+            "signal_ratio": self.signal_ratio,
         }
 
     @classmethod
@@ -76,6 +93,8 @@ class Atlas:
             state["labels"].numpy().astype(np.int32),
             state["affine"].numpy().astype(np.float64),
             tuple(int(i) for i in state["label_ids"]),
+            float(state.get("brain_ml", math.nan)),
+            float(state.get("signal_ratio", math.nan)),
         )
 
 
@@ -109,7 +128,8 @@ def load_atlas(
         raise LtnetError(f"{labels_path}: label map affine differs from the atlas image's ({image_path})")
     if not (seg.data > 0).any():
         raise LtnetError(f"{labels_path}: label map holds no labels (all background)")
-    return Atlas.from_arrays(*prepare_atlas_arrays(img, seg, prep))
+    brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
+    return Atlas.from_arrays(*prepare_atlas_arrays(img, seg, prep), brain_ml, signal_ml(img) / brain_ml)
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:

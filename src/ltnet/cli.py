@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ltnet import __version__
@@ -333,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"ltnet {args.command}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show_warning  # one line a warning, as for errors
     try:
         return args.func(args)
     except LtnetError as e:

@@ -82,23 +82,28 @@ def prepare_atlas_arrays(
 @dataclass(frozen=True)
 class Prepared:
     """A scan on the working grid. image: (X, Y, Z) float32 in [0, 1]; transform: 4 x 4, working
-    world -> the scan's world (mm, RAS); outside_ratio: signal outside the atlas brain (skull)."""
+    world -> the scan's world (mm, RAS)."""
 
     image: np.ndarray
     transform: np.ndarray
-    outside_ratio: float
 
 
-def outside_brain_ratio(image: np.ndarray, brain: np.ndarray) -> float:
-    """Mean intensity outside a dilated brain mask over the mean inside: near 0 when skull-stripped."""
-    import torch
-    import torch.nn.functional as F
+# Volume with signal over the atlas's labelled brain volume, measured on real scans (native space):
+# skull-stripped 1.22-1.27 (FreeSurfer brainmask, bert), with skull 1.87-2.16 (T1.mgz, raw CANDI).
+SKULL_RATIO = 1.6
 
-    m = torch.from_numpy(brain.astype(np.float32))[None, None]
-    dilated = (F.max_pool3d(m, 7, stride=1, padding=3)[0, 0] > 0).numpy()
-    inside = float(image[brain].mean()) if brain.any() else 0.0
-    outside = float(image[~dilated].mean()) if (~dilated).any() else 0.0
-    return outside / inside if inside > 0 else 0.0
+
+def signal_ml(vol: Volume) -> float:
+    """Millilitres of a scan holding signal (above 5 % of its 99th percentile), on its own grid.
+
+    Measured before any registration, which would scale a stripped brain to fill a head.
+    """
+    d = vol.data
+    positive = d[d > 0]
+    if positive.size == 0:
+        return 0.0
+    threshold = 0.05 * float(np.percentile(positive, 99))
+    return float((d > threshold).sum()) * float(np.prod(vol.spacing)) / 1000.0
 
 
 def prepare_scan(
@@ -124,7 +129,7 @@ def prepare_scan(
     )
     hit = cache.get(key)
     if hit is not None:
-        return Prepared(hit["image"], hit["transform"], float(hit["outside_ratio"]))
+        return Prepared(hit["image"], hit["transform"])
     data = vol.data
     if mask is not None:
         data = np.where(mask.data > 0, data, 0).astype(np.float32)
@@ -140,23 +145,28 @@ def prepare_scan(
         fixed, reg_affine = atlas_image, atlas_affine
     transform = affine_register(fixed, reg_affine, normalize_intensity(data), vol.affine, seed=seed)
     image = normalize_intensity(resample(data, vol.affine, atlas_affine, atlas_image.shape, transform))
-    ratio = outside_brain_ratio(image, atlas_labels > 0)
-    cache.put(key, {"image": image, "transform": transform, "outside_ratio": np.float64(ratio)})
-    return Prepared(image, transform, ratio)
+    cache.put(key, {"image": image, "transform": transform})
+    return Prepared(image, transform)
 
 
 def warn_if_skull_differs(path: object, scan_ratio: float, atlas_ratio: float) -> None:
-    """Warn when the atlas is skull-stripped and the scan clearly is not (or the reverse)."""
-    if atlas_ratio < 0.05 and scan_ratio > 0.15:
+    """Warn when the atlas is skull-stripped and the scan clearly is not, or the reverse.
+
+    Ratios are :func:`signal_ml` over the atlas's labelled brain volume.
+    """
+    if not (np.isfinite(scan_ratio) and np.isfinite(atlas_ratio)):
+        return
+    if atlas_ratio < SKULL_RATIO <= scan_ratio:
         warnings.warn(
-            f"{path}: looks like it has skull or scalp (signal outside the brain at {scan_ratio:.0%} of the "
-            "brain's) while the atlas is skull-stripped; labels will be poor: pass a brain mask (--mask) "
-            "or use an atlas with skull",
+            f"{path}: looks like it has skull (signal over {scan_ratio:.1f} x the atlas's brain volume) "
+            "while the atlas is skull-stripped; labels will be poor: pass brain masks (--mask) or use "
+            "an atlas with skull",
             stacklevel=2,
         )
-    elif atlas_ratio > 0.15 and scan_ratio < 0.05:
+    elif scan_ratio < SKULL_RATIO <= atlas_ratio:
         warnings.warn(
-            f"{path}: looks skull-stripped while the atlas has skull; use a skull-stripped atlas",
+            f"{path}: looks skull-stripped (signal over {scan_ratio:.1f} x the atlas's brain volume) "
+            "while the atlas has skull; use a skull-stripped atlas",
             stacklevel=2,
         )
 
@@ -169,11 +179,13 @@ def to_working_grid(
     prep: PrepConfig,
     cache: PrepCache | None = None,
     mask: Volume | None = None,
-    atlas_ratio: float | None = None,
+    skull: tuple[float, float] | None = None,
 ) -> Prepared:
     """One scan on the working grid, as ``train`` and ``segment`` both need it: prepared (aligned,
     resampled, cached), or with ``prep.prealigned`` checked to lie on the atlas grid already.
-    Warns when the scan and the atlas differ in skull stripping."""
+
+    ``skull`` is the atlas's (brain millilitres, signal ratio): with it, a warning fires when the
+    scan and the atlas differ in skull stripping."""
     from ltnet.errors import LtnetError
 
     if prep.prealigned:
@@ -183,11 +195,10 @@ def to_working_grid(
                 "inputs must lie on the atlas's grid (drop --prealigned to align them)"
             )
         data = vol.data if mask is None else np.where(mask.data > 0, vol.data, 0)
-        image = normalize_intensity(data)
-        out = Prepared(image, np.eye(4), outside_brain_ratio(image, atlas_labels > 0))
+        out = Prepared(normalize_intensity(data), np.eye(4))
     else:
         out = prepare_scan(vol, atlas_image, atlas_labels, atlas_affine, cache=cache, mask=mask)
-    if atlas_ratio is None:
-        atlas_ratio = outside_brain_ratio(atlas_image, atlas_labels > 0)
-    warn_if_skull_differs(vol.path, out.outside_ratio, atlas_ratio)
+    if skull is not None and mask is None:
+        brain_ml, atlas_ratio = skull
+        warn_if_skull_differs(vol.path, signal_ml(vol) / brain_ml, atlas_ratio)
     return out

@@ -27,7 +27,7 @@ from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
 from ltnet.io.resample import grid_coords, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
-from ltnet.prepare import PrepConfig, outside_brain_ratio, to_working_grid
+from ltnet.prepare import PrepConfig, to_working_grid
 from ltnet.train import autocast_context
 
 INTERP_MODES = ("linear", "nearest")
@@ -172,7 +172,6 @@ def segment_files(
     mask_paths = pair_masks(paths, [Path(m) for m in masks] if masks else None)
     out_dir = ensure_writable_dir(out_dir)
     dtype = label_dtype(np.asarray(atlas.label_ids))
-    atlas_ratio = outside_brain_ratio(atlas.image, atlas.labels > 0)
     written: list[Path] = []
     items = list(zip(paths, names, mask_paths, strict=True))
     if progress:
@@ -182,7 +181,7 @@ def segment_files(
     for path, name, mask_path in items:
         vol = load_image(path)
         mask = load_mask(mask_path, vol) if mask_path else None
-        p = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas_ratio)
+        p = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
         image, transform = p.image, p.transform
         dp = predict_field(model, atlas, image, amp) if model is not None else None
         seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)

@@ -29,7 +29,7 @@ from ltnet.errors import LtnetError
 from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.model import LTNet, build_models, generator_objective
-from ltnet.prepare import PrepConfig, outside_brain_ratio, to_working_grid
+from ltnet.prepare import PrepConfig, to_working_grid
 
 LOG_NAME = "log.jsonl"
 
@@ -59,7 +59,6 @@ def load_train_data(
     if not image_paths:
         raise LtnetError("no training images given")
     atlas = load_atlas(atlas_path, atlas_labels, prep)
-    atlas_ratio = outside_brain_ratio(atlas.image, atlas.labels > 0)
     mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
     items = list(zip(image_paths, mask_paths, strict=True))
     if progress and not prep.prealigned:
@@ -70,7 +69,7 @@ def load_train_data(
     for p, m in items:
         v = load_image(p)
         mask = load_mask(m, v) if m else None
-        prepared = to_working_grid(v, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas_ratio)
+        prepared = to_working_grid(v, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
         images.append(prepared.image)
     return TrainData(atlas, np.stack(images), prep, tuple(str(p) for p in image_paths))
 
