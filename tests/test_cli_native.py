@@ -130,3 +130,41 @@ def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  
     truth = np.asarray(nib.load(native_scans[1][1]).dataobj)
     ids = [i for i in np.unique(truth) if i]
     assert np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)) > 0.75
+
+
+def test_prepare_writes_the_working_grid_and_trains_prealigned(oblique_scan, native_scans, tmp_path):  # noqa: F811
+    out = tmp_path / "prep"
+    grid = ["--spacing", "2", "--box", "96", "112", "96", "--cache", str(tmp_path / "cache"), "--quiet"]
+    atlas = ["--atlas", str(oblique_scan[0]), "--atlas-labels", str(oblique_scan[1])]
+    assert (
+        main(["prepare", *atlas, "--images", *(str(s[0]) for s in native_scans), "--out", str(out), *grid])
+        == 0
+    )
+    ref = nib.load(out / "atlas.nii.gz")
+    assert ref.shape == (48, 56, 48)
+    np.testing.assert_allclose(ref.affine[:3, :3], 2 * np.eye(3))  # RAS, 2 mm
+    for name in ("sub-ras", "sub-flip"):
+        img = nib.load(out / f"{name}.nii.gz")
+        assert img.shape == ref.shape and np.allclose(img.affine, ref.affine)
+        # the same subject as the atlas: once aligned, the images agree
+        assert np.corrcoef(np.asarray(img.dataobj).ravel(), np.asarray(ref.dataobj).ravel())[0, 1] > 0.9
+    assert (
+        main(
+            [
+                "train",
+                "--atlas",
+                str(out / "atlas.nii.gz"),
+                "--atlas-labels",
+                str(out / "atlas_labels.nii.gz"),
+                "--images",
+                str(out / "sub-ras.nii.gz"),
+                "--out",
+                str(tmp_path / "run"),
+                "--steps",
+                "1",
+                "--prealigned",
+                "--quiet",
+            ]
+        )
+        == 0
+    )

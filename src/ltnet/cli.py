@@ -118,37 +118,31 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    import json
+
+    import nibabel as nib
     import numpy as np
 
-    from ltnet.io import expand_inputs, load_image, save_like, subject_names
+    from ltnet.io import Volume, expand_inputs, save_like, subject_names
     from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
     from ltnet.io.image import label_dtype
     from ltnet.train import load_train_data
 
     prep = _prep(args)
     images = expand_inputs(args.images)
+    masks = expand_inputs(args.mask) if args.mask else None
     data = load_train_data(
-        args.atlas,
-        args.atlas_labels,
-        images,
-        prep,
-        _cache(args),
-        expand_inputs(args.mask) if args.mask else None,
-        progress=not args.quiet,
+        args.atlas, args.atlas_labels, images, prep, _cache(args), masks, progress=not args.quiet
     )
     out = ensure_writable_dir(args.out)
     atlas = data.atlas
-    ref = load_image(args.atlas)
-    import nibabel as nib
-
-    from ltnet.io.image import Volume
-
-    grid = Volume(atlas.image, nib.Nifti1Image(atlas.image, atlas.affine), ref.path)
+    # every output lies on the working grid, described by the atlas's affine
+    grid = Volume(atlas.image, nib.Nifti1Image(atlas.image, atlas.affine), out / "atlas.nii.gz")
     save_like(atlas.image, grid, out / "atlas.nii.gz", dtype=np.float32)
     save_like(atlas.labels, grid, out / "atlas_labels.nii.gz", dtype=label_dtype(np.asarray(atlas.label_ids)))
     for name, image in zip(subject_names(images), data.images, strict=True):
         print(save_like(image, grid, out / f"{name}.nii.gz", dtype=np.float32))
-    atomic_write_text(out / "prep.json", __import__("json").dumps(prep.to_dict(), indent=2) + "\n")
+    atomic_write_text(out / "prep.json", json.dumps(prep.to_dict(), indent=2) + "\n")
     return 0
 
 

@@ -87,11 +87,11 @@ def transfer_labels(
 class Segmentation:
     """One scan's result on its own grid: labels (X, Y, Z) int32; field (X, Y, Z, 3), for each voxel
     the RAS millimetres from it to its corresponding atlas point (affine and deformable parts);
-    warped atlas (X, Y, Z) float32."""
+    warped atlas (X, Y, Z) float32; the last two only when asked for."""
 
     labels: np.ndarray
-    field_mm: np.ndarray
-    warped: np.ndarray
+    field_mm: np.ndarray | None = None
+    warped: np.ndarray | None = None
 
 
 @torch.inference_mode()
@@ -132,7 +132,7 @@ def to_native(
         atlas_labels = torch.from_numpy(atlas.labels).to(device)
         labels[box] = sample_labels(atlas_labels, atlas.label_ids, pos, interp).cpu().numpy()
     if not with_extras:
-        return Segmentation(labels, np.zeros((0,), np.float32), np.zeros((0,), np.float32))
+        return Segmentation(labels)
     pos = coords
     if dp is not None:
         pos = pos + sample_at(dp.float(), coords, padding="zeros")[0]
@@ -187,8 +187,8 @@ def segment_files(
         seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)
         ext = split_ext(path)[1]
         written.append(save_like(seg.labels, vol, out_dir / f"{name}_labels{ext}", dtype=dtype))
-        if save_field:
+        if save_field and seg.field_mm is not None:
             written.append(save_like(seg.field_mm, vol, out_dir / f"{name}_field{ext}", dtype=np.float32))
-        if save_warped:
+        if save_warped and seg.warped is not None:
             written.append(save_like(seg.warped, vol, out_dir / f"{name}_warped{ext}", dtype=np.float32))
     return written
