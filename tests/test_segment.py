@@ -106,3 +106,16 @@ def test_input_off_the_model_grid_is_refused(run, tmp_path):
     with pytest.raises(LtnetError, match=r"odd.nii.gz.*atlas grid"):
         segment_with(run, [p], tmp_path / "out")
     assert not list((tmp_path / "out").iterdir())
+
+
+def test_segment_resumes_and_overwrites_only_when_asked(run, toy_data, tmp_path):
+    images = toy_data[0][1:3]
+    segment_with(run, images, tmp_path)
+    done = tmp_path / "sub-02_labels.nii.gz"
+    (tmp_path / "sub-03_labels.nii.gz").unlink()  # as if the run had stopped before sub-03
+    before = done.stat().st_mtime_ns
+    written = segment_with(run, images, tmp_path)
+    assert (tmp_path / "sub-03_labels.nii.gz").exists() and len(written) == 2
+    assert done.stat().st_mtime_ns == before  # a finished result is left alone
+    segment_with(run, images, tmp_path, overwrite=True)
+    assert done.stat().st_mtime_ns != before

@@ -79,3 +79,68 @@ def test_images_off_the_atlas_grid_are_refused(toy_data, tmp_path):
     nib.save(nib.Nifti1Image(np.ones((20, 20, 20), np.float32), np.eye(4)), bad)
     with pytest.raises(LtnetError, match=r"small.nii.gz.*differs from the atlas grid"):
         load_train_data(images[0], labels[0], [bad])
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_losses(toy_data, tmp_path):
+    """A training process killed mid-run resumes from its last checkpoint and reaches the losses
+    of an uninterrupted run with the same seed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    images, labels = toy_data
+    args = [
+        sys.executable,
+        "-m",
+        "ltnet",
+        "train",
+        "--atlas",
+        str(images[0]),
+        "--atlas-labels",
+        str(labels[0]),
+        "--images",
+        *map(str, images[1:]),
+        "--steps",
+        "8",
+        "--checkpoint-every",
+        "2",
+        "--prealigned",
+        "--quiet",
+        "--variant",
+        "cycle",
+        "--device",
+        "cpu",
+    ]
+    subprocess.run([*args, "--out", str(tmp_path / "a")], check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [*args, "--out", str(tmp_path / "b")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    log = tmp_path / "b" / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(log.read_text().splitlines()) < 8, "the run finished before it could be killed"
+    subprocess.run([*args, "--out", str(tmp_path / "b"), "--resume"], check=True, capture_output=True)
+    a, b = read_log(tmp_path / "a"), read_log(tmp_path / "b")
+    assert [r["step"] for r in b] == list(range(1, 9))
+    for ra, rb in zip(a, b, strict=True):
+        for k in set(ra) - {"seconds"}:
+            assert rb[k] == pytest.approx(ra[k], rel=1e-5, abs=1e-7), (ra["step"], k)
+
+
+def test_resume_drops_log_lines_past_the_checkpoint_and_half_written_ones(data, tmp_path):
+    cfg = TrainConfig(variant="voxelmorph", steps=2, checkpoint_every=2)
+    train(cfg, data, tmp_path, progress=False)
+    with open(tmp_path / "log.jsonl", "a") as f:
+        f.write('{"step": 3, "total": 0.5}\n{"step": 4, "to')  # logged past the checkpoint, then killed
+    train(
+        TrainConfig(variant="voxelmorph", steps=3, checkpoint_every=2),
+        data,
+        tmp_path,
+        progress=False,
+        resume=True,
+    )
+    assert [r["step"] for r in read_log(tmp_path)] == [1, 2, 3]

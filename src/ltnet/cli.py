@@ -111,6 +111,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         masks=expand_inputs(args.mask) if args.mask else None,
         amp=amp,
         progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     for p in written:
         print(p)
@@ -275,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["linear", "nearest"],
         default="linear",
         help="label warping: one-hot trilinear + argmax (default), or nearest neighbour",
+    )
+    s.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="rewrite finished outputs (default: skip subjects whose outputs exist: a stopped run resumes)",
     )
     s.add_argument("--device", **dev)
     s.add_argument("--quiet", action="store_true", help="no progress bar")

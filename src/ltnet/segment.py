@@ -161,11 +161,14 @@ def segment_files(
     masks: Sequence[str | os.PathLike] | None = None,
     amp: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
     atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
 
-    ``model`` None transfers labels through the affine alone.
+    ``model`` None transfers labels through the affine alone. A subject whose outputs all exist is
+    skipped unless ``overwrite``: outputs are written atomically, so an existing file is complete,
+    and an interrupted run picks up where it stopped.
     """
     paths = [Path(p) for p in inputs]
     names = subject_names(paths)
@@ -179,13 +182,19 @@ def segment_files(
 
         items = tqdm(items, desc="segment", unit="scan", dynamic_ncols=True)
     for path, name, mask_path in items:
+        ext = split_ext(path)[1]
+        wanted = [out_dir / f"{name}_labels{ext}"]
+        wanted += [out_dir / f"{name}_field{ext}"] if save_field else []
+        wanted += [out_dir / f"{name}_warped{ext}"] if save_warped else []
+        if not overwrite and all(p.exists() for p in wanted):
+            written.extend(wanted)
+            continue
         vol = load_image(path)
         mask = load_mask(mask_path, vol) if mask_path else None
         p = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
         image, transform = p.image, p.transform
         dp = predict_field(model, atlas, image, amp) if model is not None else None
         seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)
-        ext = split_ext(path)[1]
         written.append(save_like(seg.labels, vol, out_dir / f"{name}_labels{ext}", dtype=dtype))
         if save_field and seg.field_mm is not None:
             written.append(save_like(seg.field_mm, vol, out_dir / f"{name}_field{ext}", dtype=np.float32))

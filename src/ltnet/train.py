@@ -141,12 +141,17 @@ def _check_resume(saved: TrainConfig, cfg: TrainConfig, path: Path) -> None:
 
 
 def _rewrite_log(log_path: Path, last_step: int) -> None:
-    """Keep the log lines up to the checkpoint's step (a killed run may have logged beyond it)."""
+    """Keep the log lines up to the checkpoint's step: a killed run may have logged beyond it, or
+    left a half-written last line."""
     if not log_path.exists():
         return
-    kept = [
-        ln for ln in log_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= last_step
-    ]
+    kept = []
+    for ln in log_path.read_text().splitlines():
+        try:
+            if json.loads(ln)["step"] <= last_step:
+                kept.append(ln)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
     atomic_write_text(log_path, "".join(ln + "\n" for ln in kept))
 
 
