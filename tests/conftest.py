@@ -39,3 +39,8 @@ def textured(shape=(1, 1, 24, 24, 24), seed: int = 0) -> torch.Tensor:
     """An image with texture in every 9^3 window (so LNCC(x, x) reaches -1 everywhere)."""
     g = torch.Generator().manual_seed(seed)
     return torch.rand(shape, generator=g) + 0.1
+
+
+def atlas_args(image: Path | str, labels: Path | str) -> list[str]:
+    """The command line's atlas arguments."""
+    return ["--atlas", str(image), "--atlas-labels", str(labels)]

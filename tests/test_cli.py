@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ltnet.cli import main
+from tests.conftest import atlas_args
 
 
 def test_help_lists_every_command(capsys):
@@ -25,10 +26,7 @@ def test_train_segment_evaluate(toy_data, tmp_path, capsys):
         main(
             [
                 "train",
-                "--atlas",
-                str(images[0]),
-                "--atlas-labels",
-                str(labels[0]),
+                *atlas_args(images[0], labels[0]),
                 "--images",
                 str(images[0].parent),
                 "--out",

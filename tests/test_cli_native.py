@@ -7,6 +7,7 @@ import pytest
 
 from ltnet.cli import main
 from ltnet.evaluate import dice_per_label
+from tests.conftest import atlas_args
 from tests.test_prepare import oblique_scan  # noqa: F401  (fixture)
 
 
@@ -28,6 +29,16 @@ def native_scans(oblique_scan, tmp_path_factory):  # noqa: F811
     return out
 
 
+GRID = ["--spacing", "2", "--box", "96", "112", "96"]  # a small working grid around the synthetic brain
+
+
+def mean_dice(pred: nib.spatialimages.SpatialImage, truth_path) -> float:
+    """Mean Dice over the structures of a true label map."""
+    truth = np.asarray(nib.load(truth_path).dataobj)
+    ids = [i for i in np.unique(truth) if i]
+    return float(np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)))
+
+
 def _flip(img):
     """The same scan stored with the first and last voxel axes reversed (world unchanged)."""
     data = np.asarray(img.dataobj)[::-1, :, ::-1]
@@ -44,16 +55,8 @@ def test_affine_only_labels_land_on_each_scans_own_grid(oblique_scan, native_sca
         [
             "segment",
             "--affine-only",
-            "--atlas",
-            str(oblique_scan[0]),
-            "--atlas-labels",
-            str(oblique_scan[1]),
-            "--spacing",
-            "2",
-            "--box",
-            "96",
-            "112",
-            "96",
+            *atlas_args(oblique_scan[0], oblique_scan[1]),
+            *GRID,
             "--images",
             *(str(s[0]) for s in native_scans),
             "--out",
@@ -71,9 +74,7 @@ def test_affine_only_labels_land_on_each_scans_own_grid(oblique_scan, native_sca
         src = nib.load(img_path)
         assert type(pred) is type(src) and pred.shape == src.shape
         np.testing.assert_allclose(pred.affine, src.affine)
-        truth = np.asarray(nib.load(lab_path).dataobj)
-        ids = [i for i in np.unique(truth) if i]
-        assert np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)) > 0.8
+        assert mean_dice(pred, lab_path) > 0.8
         assert nib.load(out / f"{name}_field.{ext}").shape == (*src.shape, 3)
 
 
@@ -84,22 +85,14 @@ def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  
         main(
             [
                 "train",
-                "--atlas",
-                str(oblique_scan[0]),
-                "--atlas-labels",
-                str(oblique_scan[1]),
+                *atlas_args(oblique_scan[0], oblique_scan[1]),
                 "--images",
                 *(str(s[0]) for s in native_scans),
                 "--out",
                 str(run),
                 "--steps",
                 "1",
-                "--spacing",
-                "2",
-                "--box",
-                "96",
-                "112",
-                "96",
+                *GRID,
                 "--cache",
                 cache,
                 "--quiet",
@@ -127,15 +120,13 @@ def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  
     pred = nib.load(tmp_path / "seg" / "sub-flip_labels.mgz")
     src = nib.load(native_scans[1][0])
     np.testing.assert_allclose(pred.header.get_vox2ras(), src.header.get_vox2ras())
-    truth = np.asarray(nib.load(native_scans[1][1]).dataobj)
-    ids = [i for i in np.unique(truth) if i]
-    assert np.nanmean(dice_per_label(np.asarray(pred.dataobj), truth, ids)) > 0.75
+    assert mean_dice(pred, native_scans[1][1]) > 0.75
 
 
 def test_prepare_writes_the_working_grid_and_trains_prealigned(oblique_scan, native_scans, tmp_path):  # noqa: F811
     out = tmp_path / "prep"
-    grid = ["--spacing", "2", "--box", "96", "112", "96", "--cache", str(tmp_path / "cache"), "--quiet"]
-    atlas = ["--atlas", str(oblique_scan[0]), "--atlas-labels", str(oblique_scan[1])]
+    grid = [*GRID, "--cache", str(tmp_path / "cache"), "--quiet"]
+    atlas = atlas_args(oblique_scan[0], oblique_scan[1])
     assert (
         main(["prepare", *atlas, "--images", *(str(s[0]) for s in native_scans), "--out", str(out), *grid])
         == 0

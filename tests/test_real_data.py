@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ltnet.cli import main
+from tests.conftest import atlas_args
 
 BIG = [2, 41, 3, 42, 7, 46, 8, 47, 10, 49, 16]  # structures that survive 4 mm voxels
 
@@ -47,10 +48,7 @@ def test_affine_only_and_train_segment_evaluate_on_real_scans(small_brains, tmp_
             [
                 "segment",
                 "--affine-only",
-                "--atlas",
-                str(atlas["image"]),
-                "--atlas-labels",
-                str(atlas["labels"]),
+                *atlas_args(atlas["image"], atlas["labels"]),
                 "--images",
                 *(str(t["image"]) for t in tests),
                 "--out",
@@ -88,10 +86,7 @@ def test_affine_only_and_train_segment_evaluate_on_real_scans(small_brains, tmp_
         main(
             [
                 "train",
-                "--atlas",
-                str(atlas["image"]),
-                "--atlas-labels",
-                str(atlas["labels"]),
+                *atlas_args(atlas["image"], atlas["labels"]),
                 "--images",
                 *(str(small_brains[s]["image"]) for s in small_brains),
                 "--out",

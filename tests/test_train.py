@@ -7,6 +7,7 @@ import torch
 from ltnet.config import VARIANTS, TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.train import batch_indices, load_train_data, read_log, train
+from tests.conftest import atlas_args
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +96,7 @@ def test_run_killed_with_sigkill_resumes_to_the_same_losses(toy_data, tmp_path):
         "-m",
         "ltnet",
         "train",
-        "--atlas",
-        str(images[0]),
-        "--atlas-labels",
-        str(labels[0]),
+        *atlas_args(images[0], labels[0]),
         "--images",
         *map(str, images[1:]),
         "--steps",

@@ -25,7 +25,7 @@ from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subje
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
-from ltnet.io.resample import grid_coords, sample_at, sample_labels
+from ltnet.io.resample import apply_affine, grid_coords, sample_at, sample_labels, voxel_coords
 from ltnet.model import LTNet, build_models
 from ltnet.prepare import PrepConfig, to_working_grid
 from ltnet.train import autocast_context
@@ -59,12 +59,6 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
     return TrainedModel(model, cfg, prep, Atlas.from_state(state["atlas"]), int(state["step"]))
 
 
-def identity_coords(shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
-    """Voxel coordinates (3, D, H, W) of every voxel of a grid."""
-    axes = [torch.arange(int(n), dtype=torch.float32, device=device) for n in shape]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"))
-
-
 def transfer_labels(
     labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, interp: str = "linear", chunk: int = 8
 ) -> torch.Tensor:
@@ -79,7 +73,7 @@ def transfer_labels(
             f"expected labels (D, H, W) and a field (1, 3, D, H, W) on one grid, got "
             f"{tuple(labels.shape)} and {tuple(dp.shape)}"
         )
-    coords = identity_coords(labels.shape, dp.device) + dp[0].float()
+    coords = voxel_coords(labels.shape, dp.device) + dp[0].float()
     return sample_labels(labels, label_ids, coords, interp, chunk)
 
 
@@ -137,14 +131,9 @@ def to_native(
     if dp is not None:
         pos = pos + sample_at(dp.float(), coords, padding="zeros")[0]
     warped = sample_at(atlas.image_tensor(device), pos)[0, 0].cpu().numpy()
-    lin = torch.as_tensor(atlas.affine, dtype=torch.float32, device=device)
-    world_atlas = torch.einsum("rc,c...->...r", lin[:3, :3], pos) + lin[:3, 3]
-    native_world = torch.einsum(
-        "rc,c...->...r",
-        torch.as_tensor(native.affine[:3, :3], dtype=torch.float32, device=device),
-        identity_coords(native.shape, device),
-    ) + torch.as_tensor(native.affine[:3, 3], dtype=torch.float32, device=device)
-    field = (world_atlas - native_world).cpu().numpy()
+    # world point of each native voxel's atlas correspondence, minus the voxel's own world point
+    native_world = grid_coords(native.affine, native.shape, np.eye(4)).to(device)
+    field = (apply_affine(atlas.affine, pos) - native_world).movedim(0, -1).cpu().numpy()
     return Segmentation(labels, field, warped)
 
 

@@ -27,6 +27,18 @@ def native_order(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
 
 
+def voxel_coords(shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """The voxel coordinates (3, X, Y, Z) float32 of every voxel of a grid."""
+    axes = [torch.arange(int(n), dtype=torch.float32, device=device) for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"))
+
+
+def apply_affine(m: np.ndarray, points: torch.Tensor) -> torch.Tensor:
+    """A 4 x 4 map applied to points (3, ...); returns (3, ...) in ``points``' dtype and device."""
+    mat = torch.as_tensor(m, dtype=points.dtype, device=points.device)
+    return torch.einsum("rc,c...->r...", mat[:3, :3], points) + mat[:3, 3].view(3, *[1] * (points.ndim - 1))
+
+
 def grid_coords(
     dst_affine: np.ndarray,
     dst_shape: Sequence[int],
@@ -38,15 +50,8 @@ def grid_coords(
     Destination voxel v lies at world point ``dst_affine @ v``; ``world_to_src_world`` (default
     identity) carries it into the source's world, where ``inv(src_affine)`` gives the voxel.
     """
-    m = (
-        np.linalg.inv(src_affine)
-        @ (np.eye(4) if world_to_src_world is None else world_to_src_world)
-        @ dst_affine
-    )
-    mat = torch.from_numpy(m).float()
-    axes = [torch.arange(int(n), dtype=torch.float32) for n in dst_shape]
-    ii, jj, kk = torch.meshgrid(*axes, indexing="ij")
-    return torch.stack([mat[r, 0] * ii + mat[r, 1] * jj + mat[r, 2] * kk + mat[r, 3] for r in range(3)])
+    w2s = np.eye(4) if world_to_src_world is None else world_to_src_world
+    return apply_affine(np.linalg.inv(src_affine) @ w2s @ dst_affine, voxel_coords(dst_shape))
 
 
 def sample_at(volume: torch.Tensor, coords: torch.Tensor, mode: str = "bilinear", padding: str = "zeros"):
@@ -106,13 +111,12 @@ def resample(
     """
     coords = grid_coords(dst_affine, dst_shape, src_affine, world_to_src_world)
     src = torch.from_numpy(native_order(data))
-    if not torch.is_floating_point(src):
-        out = sample_at(
-            src[None, None].double(), coords.double(), mode="nearest" if order == 0 else "bilinear"
-        )
-        return out[0, 0].round().numpy().astype(data.dtype)
     mode = "nearest" if order == 0 else "bilinear"
-    return sample_at(src[None, None].float(), coords, mode=mode)[0, 0].numpy()
+    if torch.is_floating_point(src):
+        return sample_at(src[None, None].float(), coords, mode=mode)[0, 0].numpy()
+    # float64 keeps every int32 id exact
+    out = sample_at(src[None, None].double(), coords.double(), mode=mode)
+    return out[0, 0].round().numpy().astype(data.dtype)
 
 
 def resample_labels(
