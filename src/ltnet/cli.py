@@ -43,7 +43,7 @@ def _cache(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ltnet.config import TrainConfig
+    from ltnet.config import NetConfig, TrainConfig
     from ltnet.io import expand_inputs
     from ltnet.train import load_train_data, read_log, train
 
@@ -55,6 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lr=args.lr,
         amp=not args.no_amp,
+        net=NetConfig(half_res=args.half_res),
     )
     data = load_train_data(
         args.atlas,
@@ -243,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
     t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    t.add_argument(
+        "--half-res",
+        action="store_true",
+        help="predict the field at half resolution and upsample it: several times faster, "
+        "measured against the SPEC layout in bench/SPEED.md",
+    )
     t.add_argument("--device", **dev)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     prep_options(t)

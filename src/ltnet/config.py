@@ -52,6 +52,7 @@ class NetConfig:
     enc: tuple[int, ...] = (16, 32, 32, 32)
     dec: tuple[int, ...] = (32, 32, 32, 32, 32, 16, 16)
     disc: tuple[int, ...] = (16, 32, 64, 64)
+    half_res: bool = False  # predict the field at 1/2 resolution and upsample it (an option)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class TrainConfig:
         if unknown:
             raise LtnetError(f"config has unknown fields {sorted(unknown)}: written by a newer ltnet?")
         d = dict(d)
-        net = NetConfig(**{k: tuple(v) for k, v in d.pop("net", {}).items()})
+        net = NetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("net", {}).items()})
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(net=net, **d)

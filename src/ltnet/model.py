@@ -18,6 +18,7 @@ import torch.nn as nn
 from ltnet import losses
 from ltnet.config import NetConfig, TrainConfig, Variant, get_variant
 from ltnet.nn import PatchDiscriminator3D, SpatialTransformer, VxmUNet
+from ltnet.trilinear import SoftLabels
 
 
 @dataclass
@@ -60,22 +61,25 @@ class LTNet(nn.Module):
         super().__init__()
         net = net or NetConfig()
         self.variant = variant
-        self.g_f = VxmUNet(net.enc, net.dec)
-        self.g_b = VxmUNet(net.enc, net.dec) if variant.backward else None
+        self.g_f = VxmUNet(net.enc, net.dec, half_res=net.half_res)
+        self.g_b = VxmUNet(net.enc, net.dec, half_res=net.half_res) if variant.backward else None
         self.warp = SpatialTransformer("bilinear")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None) -> CycleOutputs:
-        """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas one-hot (B, L, D, H, W) or None."""
+        """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas hard one-hot (B, L, D, H, W)
+        or None."""
         dp_f = self.g_f(x, y)
-        # images and labels share one sampling call
-        moved = self.warp(x if x_s is None else torch.cat([x, x_s.to(x.dtype)], dim=1), dp_f)
-        y_bar, y_bar_s = moved[:, :1], (moved[:, 1:] if x_s is not None else None)
-        out = CycleOutputs(dp_f=dp_f, y_bar=y_bar, y_bar_s=y_bar_s)
+        out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
+        # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
+        soft = SoftLabels.from_one_hot(x_s).warp(dp_f) if x_s is not None else None
+        if soft is not None:
+            out.y_bar_s = soft.one_hot()
         if self.g_b is None:
             return out
-        out.dp_b = self.g_b(y_bar, x)
-        back = self.warp(moved, out.dp_b)
-        out.x_bar, out.x_bar_s = back[:, :1], (back[:, 1:] if x_s is not None else None)
+        out.dp_b = self.g_b(out.y_bar, x)
+        out.x_bar = self.warp(out.y_bar, out.dp_b)
+        if soft is not None:
+            out.x_bar_s = soft.warp_one_hot(out.dp_b)
         return out
 
 

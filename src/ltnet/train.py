@@ -213,7 +213,12 @@ def train(
         )
 
     x1 = data.atlas.image_tensor(device)
-    xs1 = data.atlas.one_hot(device) if variant.needs_labels else None
+    # channels-last, like the warped label maps it is compared with (see ltnet.trilinear)
+    xs1 = (
+        data.atlas.one_hot(device).contiguous(memory_format=torch.channels_last_3d)
+        if variant.needs_labels
+        else None
+    )
     bar = _progress(range(start, cfg.steps), progress, initial=start, total=cfg.steps)
     model.train()
     with open(log_path, "a") as log:

@@ -119,3 +119,17 @@ def test_gradients_flow(fn):
 def test_label_losses_reject_wrong_shapes():
     with pytest.raises(ValueError, match="one-hot"):
         losses.anatomy_cycle_loss(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 1, 4, 4, 4))
+
+
+def test_diff_on_active_entries_equals_the_dense_formula():
+    from ltnet.losses.charbonnier import charbonnier
+
+    g = torch.Generator().manual_seed(0)
+    x_s = torch.nn.functional.one_hot(torch.randint(0, 4, (1, 6, 6, 6), generator=g), 4)
+    x_s = x_s.permute(0, 4, 1, 2, 3).float()
+    y_bar_s, x_bar_s = x_s.clone(), x_s.clone()
+    y_bar_s[..., :2] = torch.rand(1, 4, 6, 6, 2, generator=g)  # a few voxels differ
+    x_bar_s[..., 1:3] = torch.rand(1, 4, 6, 6, 2, generator=g)
+    a, b, c = x_s[:, 1:], y_bar_s[:, 1:], x_bar_s[:, 1:]
+    dense = charbonnier((a - b).abs() - (b - c).abs()).mean()
+    torch.testing.assert_close(losses.anatomy_difference_loss(x_s, y_bar_s, x_bar_s), dense)

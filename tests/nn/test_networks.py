@@ -66,3 +66,19 @@ def test_patchgan_takes_small_volumes(shape):
     d = PatchDiscriminator3D().train()
     out = d(torch.rand(1, 1, *shape))
     assert out.shape[:2] == (1, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 32), (27, 33, 30)])
+def test_half_res_head_gives_a_full_field_with_far_fewer_flops(shape):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    a, b = torch.rand(1, 1, *shape), torch.rand(1, 1, *shape)
+    counts = []
+    for half in (False, True):
+        net = VxmUNet(half_res=half)
+        with FlopCounterMode(display=False) as fc:
+            dp = net(a, b)
+        assert dp.shape == (1, 3, *shape)
+        assert dp.abs().max() < 1e-2
+        counts.append(fc.get_total_flops())
+    assert counts[1] < counts[0] / 4

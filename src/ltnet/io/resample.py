@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ltnet.trilinear import argmax_labels, trilinear_corners
+
 
 def box_affine(spacing: float, shape: tuple[int, int, int], center_mm: Sequence[float]) -> np.ndarray:
     """A RAS-oriented grid of isotropic ``spacing`` whose centre lies at ``center_mm``."""
@@ -68,32 +70,31 @@ def sample_labels(
     label_ids: Sequence[int],
     coords: torch.Tensor,
     interp: str = "linear",
-    chunk: int = 8,
+    chunk: int = 1 << 21,
 ) -> torch.Tensor:
     """Label ids (*out) of ``labels`` (X, Y, Z) read at voxel ``coords`` (3, *out).
 
-    ``linear``: each label's one-hot channel is sampled trilinearly and the most probable label
-    wins, ``chunk`` channels at a time so memory does not grow with the number of labels.
-    ``nearest``: the id map is read at the nearest voxel. Outside the volume: background (0).
+    ``linear``: the label whose one-hot channel interpolates highest, i.e. the label with the
+    largest summed trilinear weight over the 8 corners (see :mod:`ltnet.trilinear`), ``chunk``
+    points at a time. ``nearest``: the id map is read at the nearest voxel. Outside: background (0).
+    Ids not in ``label_ids`` read as background.
     """
     if interp not in ("linear", "nearest"):
         raise ValueError(f"unknown interpolation {interp!r}: expected 'linear' or 'nearest'")
     labels = labels.to(coords.device)
+    known = torch.as_tensor(list(label_ids), dtype=labels.dtype, device=labels.device)
+    labels = torch.where(torch.isin(labels, known), labels, torch.zeros_like(labels))
     if interp == "nearest":
         # float64 keeps every int32 id exact
         out = sample_at(labels[None, None].double(), coords.double(), mode="nearest")
         return out[0, 0].round().to(torch.int64)
-    ids = torch.as_tensor(list(label_ids), dtype=torch.int64, device=coords.device)
-    best_p = torch.full(coords.shape[1:], 1e-6, device=coords.device)  # below this: background
-    best_i = torch.zeros(coords.shape[1:], dtype=torch.int64, device=coords.device)
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        onehot = (labels[None] == part[:, None, None, None]).float()[None]
-        p, i = sample_at(onehot, coords)[0].max(dim=0)
-        better = p > best_p
-        best_p = torch.where(better, p, best_p)
-        best_i = torch.where(better, part[i], best_i)
-    return best_i
+    flat_labels = labels.reshape(-1).long()
+    points = coords.reshape(3, -1)
+    out = torch.empty(points.shape[1], dtype=torch.int64, device=coords.device)
+    for start in range(0, points.shape[1], chunk):
+        idx, w = trilinear_corners(points[None, :, start : start + chunk], labels.shape, "zeros")
+        out[start : start + chunk] = argmax_labels(flat_labels[idx[0]], w[0])
+    return out.view(coords.shape[1:])
 
 
 def resample(
