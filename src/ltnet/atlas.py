@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from ltnet.cache import PrepCache
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_labels
 from ltnet.io.resample import resample
+from ltnet.trilinear import LabelGrid
 from ltnet.prepare import (
     DEFAULT_BOX_MM,
     PrepConfig,
@@ -62,6 +64,11 @@ class Atlas:
     def skull(self) -> tuple[float, float] | None:
         """(brain mL, signal ratio) for :func:`ltnet.prepare.to_working_grid`, when known."""
         return (self.brain_ml, self.signal_ratio) if math.isfinite(self.brain_ml) else None
+
+    @functools.cached_property
+    def label_grid(self) -> LabelGrid:
+        """The label map as label transfer reads it, built once (on the CPU)."""
+        return LabelGrid.of(torch.from_numpy(self.labels))
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -60,7 +60,7 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
 
 
 def transfer_labels(
-    labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, interp: str = "linear", chunk: int = 8
+    labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, interp: str = "linear", chunk: int = 1 << 21
 ) -> torch.Tensor:
     """Warp an atlas id map (D, H, W) by ``dp`` (1, 3, D, H, W) on its own grid; ids (D, H, W) out.
 
@@ -124,7 +124,8 @@ def to_native(
         if dp is not None:
             pos = pos + sample_at(dp.float(), pos, padding="border")[0]
         atlas_labels = torch.from_numpy(atlas.labels).to(device)
-        labels[box] = sample_labels(atlas_labels, atlas.label_ids, pos, interp).cpu().numpy()
+        grid = atlas.label_grid
+        labels[box] = sample_labels(atlas_labels, atlas.label_ids, pos, interp, grid=grid).cpu().numpy()
     if not with_extras:
         return Segmentation(labels)
     pos = coords

@@ -35,21 +35,22 @@ def trilinear_corners(
     low = coords.detach().floor()
     frac = coords - low  # the gradient flows through here
     low = low.long()
+    b, _, n = coords.shape
+    # per axis: the two neighbours (B, 2, N) and their 1D weights, then all 8 combinations
     idx, wts = [], []
-    for corner in range(8):
-        offset = [(corner >> 2) & 1, (corner >> 1) & 1, corner & 1]
-        flat = torch.zeros_like(low[:, 0])
-        w = torch.ones_like(frac[:, 0])
-        valid = torch.ones_like(low[:, 0], dtype=torch.bool)
-        for axis, (o, n) in enumerate(zip(offset, shape, strict=True)):
-            i = low[:, axis] + o
-            if padding == "zeros":
-                valid &= (i >= 0) & (i < n)
-            flat = flat * n + i.clamp(0, n - 1)
-            w = w * (frac[:, axis] if o else 1 - frac[:, axis])
-        idx.append(flat)
-        wts.append(w if padding == "border" else w * valid)
-    return torch.stack(idx, 1), torch.stack(wts, 1)
+    for axis, size in enumerate(shape):
+        i = torch.stack([low[:, axis], low[:, axis] + 1], 1)
+        f = frac[:, axis : axis + 1]
+        w = torch.cat([1 - f, f], 1)
+        if padding == "zeros":
+            w = w * ((i >= 0) & (i < size))
+        idx.append(i.clamp_(0, size - 1))
+        wts.append(w)
+    (iz, iy, ix), (wz, wy, wx) = idx, wts
+    h, wd = shape[1], shape[2]
+    flat = (iz[:, :, None, None] * h + iy[:, None, :, None]) * wd + ix[:, None, None, :]
+    weight = wz[:, :, None, None] * wy[:, None, :, None] * wx[:, None, None, :]
+    return flat.reshape(b, 8, n), weight.reshape(b, 8, n)
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,70 @@ def argmax_labels(labels: torch.Tensor, weights: torch.Tensor, min_weight: float
         out[mixed] = lab.gather(0, score.argmax(0, keepdim=True))[0]
     total = weights.sum(0)
     return torch.where(total > min_weight, out, torch.zeros_like(out))
+
+
+def cube_uniform(labels: torch.Tensor) -> torch.Tensor:
+    """(D, H, W) bool: whether the 2x2x2 cube of voxels starting at each voxel holds one label.
+
+    False on the last slice of every axis, where the cube would leave the grid.
+    """
+    d, h, w = labels.shape
+    core = labels[:-1, :-1, :-1]
+    same = torch.ones_like(core, dtype=torch.bool)
+    for dz in (0, 1):
+        for dy in (0, 1):
+            for dx in (0, 1):
+                if dz or dy or dx:
+                    same &= labels[dz : d - 1 + dz, dy : h - 1 + dy, dx : w - 1 + dx] == core
+    out = torch.zeros(labels.shape, dtype=torch.bool, device=labels.device)
+    out[:-1, :-1, :-1] = same
+    return out
+
+
+@dataclass(frozen=True)
+class LabelGrid:
+    """A label map (D, H, W) with what label transfer reads from it for every batch of points:
+    its cubes of one label (:func:`cube_uniform`), its distinct ids and each voxel's class index."""
+
+    labels: torch.Tensor
+    uniform: torch.Tensor
+    ids: torch.Tensor
+    classes: torch.Tensor
+
+    @classmethod
+    def of(cls, labels: torch.Tensor) -> LabelGrid:
+        ids, classes = torch.unique(labels, return_inverse=True)
+        return cls(labels, cube_uniform(labels), ids, classes.reshape(-1))
+
+    def to(self, device: torch.device | str) -> LabelGrid:
+        return LabelGrid(*(t.to(device) for t in (self.labels, self.uniform, self.ids, self.classes)))
+
+
+def trilinear_argmax(grid: LabelGrid, points: torch.Tensor) -> torch.Tensor:
+    """The label of the one-hot channel that interpolates highest at each point (zero padding).
+
+    ``grid`` wraps labels (D, H, W) of integer ids; points (3, N) voxel coordinates. Returns ids
+    (N,) int64; 0 where no corner lies inside the grid.
+    A point whose 8 corners all hold one label takes it directly; only the others (the few near
+    a boundary, or outside) are scored corner by corner.
+    """
+    shape = grid.labels.shape
+    flat_labels = grid.labels.reshape(-1)
+    low = points.floor().int()  # int32 halves the memory traffic of these passes over every point
+    inside = torch.ones(points.shape[1], dtype=torch.bool, device=points.device)
+    base = torch.zeros_like(low[0])
+    for axis, size in enumerate(shape):
+        inside &= (low[axis] >= 0) & (low[axis] < size - 1)
+        base = base * size + low[axis].clamp(0, size - 1)
+    base = base.long()
+    easy = inside & grid.uniform.reshape(-1)[base]
+    out = flat_labels[base].long()
+    hard = torch.nonzero(~easy).squeeze(1)
+    if hard.numel():
+        idx, w = trilinear_corners(points[None, :, hard], shape, "zeros")
+        # each corner's weight onto its label's column, then the heaviest column
+        score = torch.zeros(hard.numel(), len(grid.ids), dtype=w.dtype, device=w.device)
+        score.scatter_add_(1, grid.classes[idx[0]].T, w[0].T)
+        best, arg = score.max(1)
+        out[hard] = torch.where(best > 1e-6, grid.ids[arg].long(), torch.zeros_like(arg))
+    return out

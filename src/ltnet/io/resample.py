@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ltnet.trilinear import argmax_labels, trilinear_corners
+from ltnet.trilinear import LabelGrid, trilinear_argmax
 
 
 def box_affine(spacing: float, shape: tuple[int, int, int], center_mm: Sequence[float]) -> np.ndarray:
@@ -71,29 +71,31 @@ def sample_labels(
     coords: torch.Tensor,
     interp: str = "linear",
     chunk: int = 1 << 21,
+    grid: LabelGrid | None = None,
 ) -> torch.Tensor:
     """Label ids (*out) of ``labels`` (X, Y, Z) read at voxel ``coords`` (3, *out).
 
     ``linear``: the label whose one-hot channel interpolates highest, i.e. the label with the
     largest summed trilinear weight over the 8 corners (see :mod:`ltnet.trilinear`), ``chunk``
     points at a time. ``nearest``: the id map is read at the nearest voxel. Outside: background (0).
-    Ids not in ``label_ids`` read as background.
+    Ids not in ``label_ids`` read as background. ``grid``: ``LabelGrid.of(labels)`` built
+    beforehand, when ``labels`` holds ``label_ids`` only (an atlas reused scan after scan).
     """
     if interp not in ("linear", "nearest"):
         raise ValueError(f"unknown interpolation {interp!r}: expected 'linear' or 'nearest'")
     labels = labels.to(coords.device)
-    known = torch.as_tensor(list(label_ids), dtype=labels.dtype, device=labels.device)
-    labels = torch.where(torch.isin(labels, known), labels, torch.zeros_like(labels))
+    if grid is None:
+        known = torch.as_tensor(list(label_ids), dtype=labels.dtype, device=labels.device)
+        labels = torch.where(torch.isin(labels, known), labels, torch.zeros_like(labels))
     if interp == "nearest":
         # float64 keeps every int32 id exact
         out = sample_at(labels[None, None].double(), coords.double(), mode="nearest")
         return out[0, 0].round().to(torch.int64)
-    flat_labels = labels.reshape(-1).long()
     points = coords.reshape(3, -1)
+    grid = LabelGrid.of(labels) if grid is None else grid.to(coords.device)
     out = torch.empty(points.shape[1], dtype=torch.int64, device=coords.device)
     for start in range(0, points.shape[1], chunk):
-        idx, w = trilinear_corners(points[None, :, start : start + chunk], labels.shape, "zeros")
-        out[start : start + chunk] = argmax_labels(flat_labels[idx[0]], w[0])
+        out[start : start + chunk] = trilinear_argmax(grid, points[:, start : start + chunk])
     return out.view(coords.shape[1:])
 
 

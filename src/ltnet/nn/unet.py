@@ -8,7 +8,7 @@ head: 3x3x3 conv to 3 channels, weights ~ N(0, 1e-5): the field starts near zero
 
 ``half_res`` (an option, SPEC 'Generators'): the last decoder level stays at 1/2, the "full
 resolution" convs and the head run there, and the field is upsampled trilinearly (times 2, in
-voxels). About a ninth of the FLOPs; measured against the SPEC layout in bench/speed.py.
+voxels). About a fifth of the FLOPs; measured against the SPEC layout in bench/speed.py.
 
 Weights and activations are kept channels-last (``channels_last_3d``): oneDNN's 3D convolutions
 run faster in that layout on CPU (bench/speed.py measures it).
