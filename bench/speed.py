@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,11 +87,13 @@ def work_machine(args: argparse.Namespace) -> dict:
             conv = torch.nn.Conv3d(cin, cin, 3, padding=1).to(memory_format=torch.channels_last_3d)
             x = torch.rand(1, cin, size, size, size).contiguous(memory_format=torch.channels_last_3d)
             flops = 2 * cin * cin * 27 * size**3
-            out["conv"][f"fp32 {cin}->{cin} at {size}^3"] = flops / median_time(lambda: conv(x), args.reps) / 1e9
+            out["conv"][f"fp32 {cin}->{cin} at {size}^3"] = (
+                flops / median_time(lambda conv=conv, x=x: conv(x), args.reps) / 1e9
+            )
             if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
                 cb, xb = conv.to(torch.bfloat16), x.to(torch.bfloat16)
                 out["conv"][f"bf16 {cin}->{cin} at {size}^3"] = (
-                    flops / median_time(lambda: cb(xb), args.reps) / 1e9
+                    flops / median_time(lambda cb=cb, xb=xb: cb(xb), args.reps) / 1e9
                 )
     out["bf16_supported"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     out["sustained_gflops"] = max(v for k, v in out["conv"].items() if k.startswith("fp32"))
@@ -132,8 +133,8 @@ def _atlas_and_scan(spacing: float, workdir: Path, fresh_cache: bool):
 def work_segment(args: argparse.Namespace) -> dict:
     from ltnet.checkpoint import save_checkpoint
     from ltnet.config import NetConfig, TrainConfig
-    from ltnet.model import build_models
     from ltnet.io.resample import sample_labels, voxel_coords
+    from ltnet.model import build_models
     from ltnet.segment import load_trained, predict_field, segment_files, to_native
     from ltnet.trilinear import LabelGrid
 
@@ -163,7 +164,9 @@ def work_segment(args: argparse.Namespace) -> dict:
     dst = Path(tempfile.mkdtemp(dir=workdir))
 
     def call() -> None:
-        segment_files(trained.atlas, prep, trained.model, [scan], dst, cache=cache, progress=False, overwrite=True)
+        segment_files(
+            trained.atlas, prep, trained.model, [scan], dst, cache=cache, progress=False, overwrite=True
+        )
 
     segment_files(trained.atlas, prep, trained.model, [scan], dst, cache=cache, progress=False)
     out["segment_call_s"] = median_time(call, args.reps, warmup=0)
@@ -187,7 +190,11 @@ def work_train(args: argparse.Namespace) -> dict:
     model, disc = build_models(cfg)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None
-    xs = atlas.one_hot().contiguous(memory_format=torch.channels_last_3d) if model.variant.needs_labels else None
+    xs = (
+        atlas.one_hot().contiguous(memory_format=torch.channels_last_3d)
+        if model.variant.needs_labels
+        else None
+    )
     step_s = median_time(lambda: train_step(model, disc, opt_g, opt_d, x, xs, y, cfg), args.reps)
     return {"box": list(atlas.shape), "step_s": step_s, "peak_gb": peak_gb()}
 
@@ -250,8 +257,12 @@ def work_labels(args: argparse.Namespace) -> dict:
     dp = smooth_field(atlas.shape, 3.0).detach()
 
     def one_hot_chunks() -> None:  # the former way: 8 one-hot channels at a time through grid_sample
-        coords = torch.stack(torch.meshgrid(*[torch.arange(s, dtype=torch.float32) for s in atlas.shape],
-                                            indexing="ij")) + dp[0]
+        coords = (
+            torch.stack(
+                torch.meshgrid(*[torch.arange(s, dtype=torch.float32) for s in atlas.shape], indexing="ij")
+            )
+            + dp[0]
+        )
         best = torch.zeros(atlas.shape)
         for start in range(0, len(atlas.label_ids), 8):
             part = torch.tensor(atlas.label_ids[start : start + 8])
@@ -260,7 +271,9 @@ def work_labels(args: argparse.Namespace) -> dict:
 
     with torch.inference_mode():
         out["transfer_one_hot_s"] = median_time(one_hot_chunks, args.reps)
-        out["transfer_corners_s"] = median_time(lambda: transfer_labels(labels, atlas.label_ids, dp), args.reps)
+        out["transfer_corners_s"] = median_time(
+            lambda: transfer_labels(labels, atlas.label_ids, dp), args.reps
+        )
     return out
 
 
@@ -297,6 +310,7 @@ def cpu_name() -> str:
 def markdown(r: dict) -> str:
     m = r["machine"]
     rate = m["sustained_gflops"]
+    bf16 = "yes" if m["bf16_supported"] else "no (AVX2 only), so fp32 is the fastest precision here"
     lines = [
         f"# ltnet speed: {r['date']}",
         "",
@@ -310,13 +324,12 @@ def markdown(r: dict) -> str:
         "|---|---|",
         *[f"| {k} | {v:.0f} |" for k, v in m["conv"].items()],
         "",
-        f"bf16 convolutions in hardware: {'yes' if m['bf16_supported'] else 'no (AVX2 only): fp32 is the fastest precision here'}. "
-        f"Sustained rate taken as {rate:.0f} GFLOP/s.",
+        f"bf16 convolutions in hardware: {bf16}. Sustained rate taken as {rate:.0f} GFLOP/s.",
         "",
         "## Segment (one scan)",
         "",
-        "| box | head | GFLOP | ideal forward s | forward s | x ideal | label transfer on box s | transfer to native s "
-        "| segment call s (prep cached) | preparation s (ANTs) | peak GB |",
+        "| box | head | GFLOP | ideal forward s | forward s | x ideal | label transfer on box s "
+        "| transfer to native s | segment call s (prep cached) | preparation s (ANTs) | peak GB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, s in r["segment"].items():
@@ -324,31 +337,45 @@ def markdown(r: dict) -> str:
         gflop = m["generator_gflop"][f"{spacing}{' half-res' if head == 'half-res' else ''}"]
         ideal = gflop / rate
         lines.append(
-            f"| {spacing} {'x'.join(map(str, s['box']))} | {head} | {gflop:.0f} | {ideal:.2f} | {s['forward_s']:.2f} "
-            f"| {s['forward_s'] / ideal:.2f} | {s['transfer_working_s']:.3f} | {s['transfer_native_s']:.2f} "
+            f"| {spacing} {'x'.join(map(str, s['box']))} | {head} | {gflop:.0f} | {ideal:.2f} "
+            f"| {s['forward_s']:.2f} | {s['forward_s'] / ideal:.2f} | {s['transfer_working_s']:.3f} "
+            f"| {s['transfer_native_s']:.2f} "
             f"| {s['segment_call_s']:.2f} | {s['prepare_s']:.1f} | {s['peak_gb']:.2f} |"
         )
     first = next(iter(r["segment"].values()))
     grids = ", ".join(f"{k.replace('|', ' ')}: {s['label_grid_s']:.2f} s" for k, s in r["segment"].items())
     lines += [
         "",
-        f"Native grid of the scan: {'x'.join(map(str, first['native_shape']))}. Label transfer on the box: all "
-        "atlas labels carried along a smooth field of a few voxels, the atlas's label grid built once "
+        f"Native grid of the scan: {'x'.join(map(str, first['native_shape']))}. "
+        "Label transfer on the box: all atlas labels carried along a smooth field of a few voxels, "
+        "the atlas's label grid built once "
         f"({grids}). "
         "Transfer to native: field sampled at every native voxel, then the labels. The segment call "
         "reads the scan, takes its preparation from the cache, runs G_F, transfers and writes the NIfTI.",
         "",
     ]
-    lines += ["## Training (seconds per step, batch 1)", "", "| box | model | s/step | peak GB |", "|---|---|---|---|"]
+    lines += [
+        "## Training (seconds per step, batch 1)",
+        "",
+        "| box | model | s/step | peak GB |",
+        "|---|---|---|---|",
+    ]
     for key, t in r["train"].items():
         spacing, name = key.split("|")
-        lines.append(f"| {spacing} {'x'.join(map(str, t['box']))} | {name} | {t['step_s']:.2f} | {t['peak_gb']:.2f} |")
+        lines.append(
+            f"| {spacing} {'x'.join(map(str, t['box']))} | {name} | {t['step_s']:.2f} | {t['peak_gb']:.2f} |"
+        )
     tr = r["train"]
     if "2mm|full" in tr and "2mm|voxelmorph" in tr:
-        lines += ["", f"full / voxelmorph at 2 mm: {tr['2mm|full']['step_s'] / tr['2mm|voxelmorph']['step_s']:.2f}"]
+        lines += [
+            "",
+            f"full / voxelmorph at 2 mm: {tr['2mm|full']['step_s'] / tr['2mm|voxelmorph']['step_s']:.2f}",
+        ]
     if "2mm|VxmPairwise" in tr:
-        lines += [f"ltnet voxelmorph / VxmPairwise at 2 mm: "
-                  f"{tr['2mm|voxelmorph']['step_s'] / tr['2mm|VxmPairwise']['step_s']:.2f}"]
+        lines += [
+            f"ltnet voxelmorph / VxmPairwise at 2 mm: "
+            f"{tr['2mm|voxelmorph']['step_s'] / tr['2mm|VxmPairwise']['step_s']:.2f}"
+        ]
     lab = r["labels"]
     lines += [
         "",
@@ -356,7 +383,8 @@ def markdown(r: dict) -> str:
         "",
         "| way | seconds |",
         "|---|---|",
-        f"| training: two label warps + L_anat + L_diff, one-hot channels through grid_sample | {lab['train_dense_s']:.2f} |",
+        "| training: two label warps + L_anat + L_diff, one-hot channels through grid_sample "
+        f"| {lab['train_dense_s']:.2f} |",
         f"| training: the same, sparse trilinear weights (ltnet) | {lab['train_sparse_s']:.2f} |",
         f"| label transfer, one-hot channels 8 at a time (former ltnet) | {lab['transfer_one_hot_s']:.2f} |",
         f"| label transfer, 8-corner argmax (ltnet) | {lab['transfer_corners_s']:.3f} |",

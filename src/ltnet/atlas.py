@@ -17,7 +17,6 @@ from ltnet.cache import PrepCache
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_labels
 from ltnet.io.resample import resample
-from ltnet.trilinear import LabelGrid
 from ltnet.prepare import (
     DEFAULT_BOX_MM,
     PrepConfig,
@@ -27,6 +26,7 @@ from ltnet.prepare import (
     signal_ml,
     working_grid,
 )
+from ltnet.trilinear import LabelGrid
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def _cache(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ltnet.atlas import Atlas
     from ltnet.config import NetConfig, TrainConfig
+    from ltnet.distributed import broadcast, from_torchrun, shutdown
     from ltnet.io import expand_inputs
     from ltnet.train import load_train_data, read_log, train
 
@@ -57,28 +59,43 @@ def cmd_train(args: argparse.Namespace) -> int:
         amp=not args.no_amp,
         net=NetConfig(half_res=args.half_res),
     )
-    data = load_train_data(
-        args.atlas,
-        args.atlas_labels,
-        expand_inputs(args.images),
-        _prep(args),
-        _cache(args),
-        expand_inputs(args.mask) if args.mask else None,
-        progress=not args.quiet,
-    )
-    device = _device(args.device)
-    print(
-        f"ltnet train: variant {cfg.variant}, {len(data.images)} images on grid {data.atlas.shape}, "
-        f"{len(data.atlas.label_ids) - 1} atlas labels, device {device}",
-        file=sys.stderr,
-    )
-    ckpt = train(cfg, data, args.out, device=device, resume=args.resume, progress=not args.quiet)
-    last = read_log(args.out)[-1]
-    print(
-        "final losses: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "seconds")),
-        file=sys.stderr,
-    )
-    print(ckpt)
+    # under torchrun: one process per device, joined here (a plain run is a group of one)
+    dist, device = from_torchrun(_device(args.device))
+    try:
+        images = expand_inputs(args.images)
+        masks = expand_inputs(args.mask) if args.mask else None
+        prep, cache = _prep(args), _cache(args)
+        # rank 0 reads the atlas and prepares every image into the cache; the others receive the
+        # atlas once and read the prepared images back from the cache
+        data = None
+        if dist.is_main:
+            data = load_train_data(
+                args.atlas, args.atlas_labels, images, prep, cache, masks, progress=not args.quiet
+            )
+        atlas_state = broadcast(data.atlas.to_state() if data is not None else None, dist)
+        if data is None:
+            atlas = Atlas.from_state(atlas_state)
+            data = load_train_data(args.atlas, args.atlas_labels, images, prep, cache, masks, atlas=atlas)
+        if dist.is_main:
+            procs = f", {dist.world_size} processes" if dist.active else ""
+            print(
+                f"ltnet train: variant {cfg.variant}, {len(data.images)} images on grid {data.atlas.shape}, "
+                f"{len(data.atlas.label_ids) - 1} atlas labels, device {device}{procs}",
+                file=sys.stderr,
+            )
+        ckpt = train(
+            cfg, data, args.out, device=device, resume=args.resume, progress=not args.quiet, dist=dist
+        )
+    finally:
+        shutdown(dist)
+    if dist.is_main:
+        last = read_log(args.out)[-1]
+        print(
+            "final losses: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "seconds")),
+            file=sys.stderr,
+        )
+        print(ckpt)
     return 0
 
 
@@ -236,7 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="row of the paper's ablation ladder (default: full LT-Net)",
     )
     t.add_argument("--steps", type=int, default=1000, help="total generator updates (default: 1000)")
-    t.add_argument("--batch-size", type=int, default=1, help="(atlas, image) pairs per step (default: 1)")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="(atlas, image) pairs per step and per process (default: 1); under torchrun the "
+        "effective batch is this times the number of processes",
+    )
     t.add_argument("--seed", type=int, default=0, help="seed for weights and data order (default: 0)")
     t.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default: 2e-4)")
     t.add_argument(

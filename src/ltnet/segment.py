@@ -60,7 +60,11 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
 
 
 def transfer_labels(
-    labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, interp: str = "linear", chunk: int = 1 << 21
+    labels: torch.Tensor,
+    label_ids: Sequence[int],
+    dp: torch.Tensor,
+    interp: str = "linear",
+    chunk: int = 1 << 21,
 ) -> torch.Tensor:
     """Warp an atlas id map (D, H, W) by ``dp`` (1, 3, D, H, W) on its own grid; ids (D, H, W) out.
 

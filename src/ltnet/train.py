@@ -1,8 +1,9 @@
 """Training: one generator update then one discriminator update per step (SPEC, 'Updates').
 
-The pieces are plain functions so that a distributed launcher can wrap the models and call
-:func:`train_step` unchanged: :func:`batch_indices` makes the data order a pure function of
-(seed, step), which is also what lets a resumed run repeat an uninterrupted one exactly.
+The pieces are plain functions: :func:`train_step` takes the models bare or wrapped in
+DistributedDataParallel, and :func:`batch_indices` makes the data order a pure function of
+(seed, step, rank, world size), which is also what lets a resumed run repeat an uninterrupted one
+exactly. Under torchrun (see :mod:`ltnet.distributed`) rank 0 alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ltnet.atlas import Atlas, load_atlas
 from ltnet.cache import PrepCache
 from ltnet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ltnet.config import TrainConfig, get_variant
+from ltnet.distributed import Dist, barrier, gather_floats, mean_over_ranks
 from ltnet.errors import LtnetError
 from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
 from ltnet.io.atomic import ensure_writable_dir
@@ -52,13 +54,15 @@ def load_train_data(
     cache: PrepCache | None = None,
     masks: Sequence[str | os.PathLike] | None = None,
     progress: bool = False,
+    atlas: Atlas | None = None,
 ) -> TrainData:
     """Read the atlas and the images and bring them onto the working grid (prepared and cached),
-    or, with ``prep.prealigned``, check that they are on the atlas grid already."""
+    or, with ``prep.prealigned``, check that they are on the atlas grid already. ``atlas``: one
+    already read (another rank's), instead of reading it from the paths."""
     prep = prep or PrepConfig(prealigned=True)
     if not image_paths:
         raise LtnetError("no training images given")
-    atlas = load_atlas(atlas_path, atlas_labels, prep)
+    atlas = atlas or load_atlas(atlas_path, atlas_labels, prep)
     mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
     items = list(zip(image_paths, mask_paths, strict=True))
     if progress and not prep.prealigned:
@@ -74,15 +78,27 @@ def load_train_data(
     return TrainData(atlas, np.stack(images), prep, tuple(str(p) for p in image_paths))
 
 
-def batch_indices(seed: int, step: int, n_images: int, batch_size: int) -> list[int]:
-    """The images of one step: a pure function of (seed, step), shuffled epoch by epoch."""
-    per_epoch = max(1, n_images // batch_size) * batch_size
+def batch_indices(
+    seed: int, step: int, n_images: int, batch_size: int, rank: int = 0, world_size: int = 1
+) -> list[int]:
+    """This process's images for one step: a pure function of (seed, step, rank, world size).
+
+    Each epoch is one pass of a seeded DistributedSampler: a shuffle from which process r takes
+    every ``world_size``-th image, starting at r. So the processes of one step together see the
+    images that a single process with batch ``world_size * batch_size`` sees at that step.
+    """
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(n_images), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    per_epoch = len(sampler)
+    orders: dict[int, list[int]] = {}
     out = []
     for k in range(step * batch_size, (step + 1) * batch_size):
         epoch, pos = divmod(k, per_epoch)
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        order = torch.cat([torch.randperm(n_images, generator=g) for _ in range(-(-per_epoch // n_images))])
-        out.append(int(order[pos]))
+        if epoch not in orders:
+            sampler.set_epoch(epoch)
+            orders[epoch] = list(sampler)
+        out.append(orders[epoch][pos])
     return out
 
 
@@ -106,27 +122,36 @@ def train_step(
     """One generator update, then one discriminator update on ``y_bar.detach()``.
 
     x (B, 1, D, H, W) atlas, x_s (B, L, D, H, W) one-hot atlas labels or None, y (B, 1, D, H, W).
-    Returns every loss term as a float (``disc`` is the discriminator's loss).
+    ``model`` and ``disc`` may be wrapped in DistributedDataParallel. Returns every loss term as a
+    float (``disc`` is the discriminator's loss).
     """
     amp = autocast_context(x.device, cfg.amp)
-    if disc is not None:
-        disc.requires_grad_(False)  # the generator's update does not train D
+    core, disc_core = _unwrap(model), _unwrap(disc)
+    if disc_core is not None:
+        disc_core.requires_grad_(False)  # the generator's update does not train D
     with amp:
         out = model(x, y, x_s)
-        terms = generator_objective(model, out, x, y, x_s, disc, cfg)
+        # D's bare module: its weights take no gradient here, so there is nothing for DDP to sync
+        terms = generator_objective(core, out, x, y, x_s, disc_core, cfg)
     opt_g.zero_grad(set_to_none=True)
     terms.total.backward()
     opt_g.step()
     logs = terms.as_floats()
-    if disc is not None and opt_d is not None:
-        disc.requires_grad_(True)
+    if disc is not None and disc_core is not None and opt_d is not None:
+        disc_core.requires_grad_(True)
         with amp:
-            d_loss = losses.lsgan_discriminator_loss(disc(y), disc(out.y_bar.detach()))
+            # real and fake in one forward (instance norm keeps samples apart): one pass for DDP
+            scores = disc(torch.cat([y, out.y_bar.detach().to(y.dtype)]))
+            d_loss = losses.lsgan_discriminator_loss(scores[: len(y)], scores[len(y) :])
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
         logs["disc"] = float(d_loss.detach())
     return logs
+
+
+def _unwrap(m: nn.Module | None) -> nn.Module | None:
+    return m.module if isinstance(m, nn.parallel.DistributedDataParallel) else m
 
 
 def _check_resume(saved: TrainConfig, cfg: TrainConfig, path: Path) -> None:
@@ -163,11 +188,17 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    dist: Dist | None = None,
 ) -> Path:
     """Train to ``cfg.steps`` steps, checkpointing to ``run_dir/checkpoint.pt``; return its path.
 
     Each step's loss terms and wall seconds go to ``run_dir/log.jsonl`` (one JSON object a line).
+    With ``dist`` of several processes, the generators and the discriminator are wrapped in
+    DistributedDataParallel, each process takes ``cfg.batch_size`` images a step (its shard of the
+    data order), the logged losses are means over the processes, and rank 0 alone writes; at the
+    end ``ranks.json`` records every rank's weight checksum, which DDP keeps equal.
     """
+    dist = dist or Dist()
     device = torch.device(device)
     run_dir = ensure_writable_dir(run_dir)
     ckpt_path, log_path = run_dir / CHECKPOINT_NAME, run_dir / LOG_NAME
@@ -191,10 +222,19 @@ def train(
             disc.load_state_dict(state["disc"])
             opt_d.load_state_dict(state["opt_d"])
         start = int(state["step"])
-        _rewrite_log(log_path, start)
-    elif log_path.exists():
+        if dist.is_main:
+            _rewrite_log(log_path, start)
+    elif log_path.exists() and dist.is_main:
         log_path.unlink()  # a log without a checkpoint is from a run that never saved
-    atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    if dist.is_main:
+        atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
+    barrier(dist)  # every rank has read the folder before rank 0 writes into it
+    step_model, step_disc = model, disc
+    if dist.active:
+        ids = [device.index] if device.type == "cuda" else None
+        step_model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if disc is not None:
+            step_disc = nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
     def save(step: int) -> None:
         save_checkpoint(
@@ -219,26 +259,36 @@ def train(
         if variant.needs_labels
         else None
     )
-    bar = _progress(range(start, cfg.steps), progress, initial=start, total=cfg.steps)
+    bar = _progress(range(start, cfg.steps), progress and dist.is_main, initial=start, total=cfg.steps)
     model.train()
-    with open(log_path, "a") as log:
+    with open(log_path, "a") if dist.is_main else contextlib.nullcontext() as log:
         for step in bar:
-            idx = batch_indices(cfg.seed, step, len(data.images), cfg.batch_size)
+            idx = batch_indices(cfg.seed, step, len(data.images), cfg.batch_size, dist.rank, dist.world_size)
             y = torch.from_numpy(data.images[idx])[:, None].to(device)
             b = y.shape[0]
             x = x1.expand(b, -1, -1, -1, -1)
             x_s = xs1.expand(b, -1, -1, -1, -1) if xs1 is not None else None
             t0 = time.perf_counter()
-            logs = train_step(model, disc, opt_g, opt_d, x, x_s, y, cfg)
-            record = {"step": step + 1, **logs, "seconds": time.perf_counter() - t0}
-            log.write(json.dumps(record) + "\n")
-            log.flush()
+            logs = train_step(step_model, step_disc, opt_g, opt_d, x, x_s, y, cfg)
+            logs = mean_over_ranks(logs, dist, device)
+            if log is not None:
+                record = {"step": step + 1, **logs, "seconds": time.perf_counter() - t0}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
             if on_step is not None:
                 on_step(step + 1, logs)
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            if dist.is_main and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
                 save(step + 1)
+    if dist.active:
+        with torch.no_grad():
+            params = [p.double() for m in (model, disc) if m is not None for p in m.parameters()]
+            checksum = float(sum(p.sum() + p.square().sum() for p in params))
+        sums = gather_floats(checksum, dist, device)
+        if dist.is_main:
+            atomic_write_text(run_dir / "ranks.json", json.dumps({"weight_checksums": sums}) + "\n")
+    barrier(dist)  # the checkpoint is complete before any rank returns
     return ckpt_path
 
 

@@ -58,6 +58,11 @@ def _read(path: str | os.PathLike) -> tuple[Any, np.ndarray]:
     ) as e:  # nibabel raises many types for broken files (ImageFileError, EOFError, zlib.error...)
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise LtnetError(f"{path}: cannot read as NIfTI/MGZ ({msg})") from None
+    if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
+        raise LtnetError(f"{path}: unsupported voxel type {raw.dtype} (expected integers or reals)")
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise LtnetError(f"{path}: voxel-to-world affine is not finite and invertible")
     while raw.ndim > 3 and raw.shape[-1] == 1:  # a 4D file holding a single volume
         raw = raw[..., 0]
     if raw.ndim != 3:
