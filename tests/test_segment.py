@@ -119,3 +119,23 @@ def test_segment_resumes_and_overwrites_only_when_asked(run, toy_data, tmp_path)
     assert done.stat().st_mtime_ns == before  # a finished result is left alone
     segment_with(run, images, tmp_path, overwrite=True)
     assert done.stat().st_mtime_ns != before
+
+
+def test_shards_split_a_folder_and_workers_change_nothing(run, toy_data, tmp_path):
+    images = toy_data[0]
+    whole = segment_with(run, images, tmp_path / "whole", workers=0)
+    parts = [segment_with(run, images, tmp_path / "split", workers=1, shard=(i, 3)) for i in range(3)]
+    names = [sorted(p.name for p in part) for part in parts]
+    assert sorted(n for part in names for n in part) == sorted(p.name for p in whole)  # each scan once
+    assert names[0] == ["sub-01_labels.nii.gz", "sub-04_labels.nii.gz"]
+    for p in whole:
+        a, b = nib.load(p), nib.load(tmp_path / "split" / p.name)
+        np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
+
+
+def test_bad_scan_in_a_worker_is_one_clean_error(run, toy_data, tmp_path):
+    bad = tmp_path / "broken.nii.gz"
+    bad.write_bytes(b"not a scan")
+    with pytest.raises(LtnetError) as e:
+        segment_with(run, [toy_data[0][1], bad], tmp_path / "out", workers=1)
+    assert "broken.nii.gz: cannot read" in str(e.value) and "\n" not in str(e.value)

@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_segment(args: argparse.Namespace) -> int:
     from ltnet.io import expand_inputs
-    from ltnet.segment import load_trained, segment_files
+    from ltnet.segment import load_trained, parse_shard, segment_files
 
     device = _device(args.device)
     if args.affine_only:
@@ -130,6 +130,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         amp=amp,
         progress=not args.quiet,
         overwrite=args.overwrite,
+        workers=args.workers,
+        shard=parse_shard(args.shard),
     )
     for p in written:
         print(p)
@@ -311,6 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite",
         action="store_true",
         help="rewrite finished outputs (default: skip subjects whose outputs exist: a stopped run resumes)",
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes that read and prepare the next scans while the network runs (default: 1; "
+        "0 does everything in this process)",
+    )
+    s.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="I/N",
+        help="take every N-th scan from the I-th, so that N processes or GPUs split one folder "
+        "without doing any scan twice (default: 0/1, all scans)",
     )
     s.add_argument("--device", **dev)
     s.add_argument("--quiet", action="store_true", help="no progress bar")

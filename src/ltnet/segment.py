@@ -142,6 +142,52 @@ def to_native(
     return Segmentation(labels, field, warped)
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """One scan read and prepared (in a DataLoader worker), ready for the network."""
+
+    index: int
+    volume: Volume
+    image: np.ndarray
+    transform: np.ndarray
+
+
+class _ScanDataset(torch.utils.data.Dataset):
+    """Reading and preparation of each scan: the part that overlaps with the network."""
+
+    def __init__(self, items: list[tuple[int, Path, Path | None]], atlas: Atlas, prep: PrepConfig, cache):
+        self.items, self.atlas, self.prep, self.cache = items, atlas, prep, cache
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> _Loaded | LtnetError:
+        index, path, mask_path = self.items[i]
+        a = self.atlas
+        try:
+            vol = load_image(path)
+            mask = load_mask(mask_path, vol) if mask_path else None
+            p = to_working_grid(vol, a.image, a.labels, a.affine, self.prep, self.cache, mask, a.skull)
+        except LtnetError as e:  # handed back as a value: a worker's raise would carry its traceback
+            return e
+        return _Loaded(index, vol, p.image, p.transform)
+
+
+def _as_is(x):  # DataLoader would turn arrays into tensors; the network wants them as they are
+    return x
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` (0 <= i < n) -> (i, n): this process's share of a folder."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise LtnetError(f"--shard {text!r}: expected i/n, for example 0/4") from None
+    if not 0 <= i < n:
+        raise LtnetError(f"--shard {text!r}: expected 0 <= i < n")
+    return i, n
+
+
 def segment_files(
     atlas: Atlas,
     prep: PrepConfig,
@@ -156,42 +202,56 @@ def segment_files(
     amp: bool = True,
     progress: bool = True,
     overwrite: bool = False,
+    workers: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[Path]:
     """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
     atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
 
     ``model`` None transfers labels through the affine alone. A subject whose outputs all exist is
     skipped unless ``overwrite``: outputs are written atomically, so an existing file is complete,
-    and an interrupted run picks up where it stopped.
+    and an interrupted run picks up where it stopped. Scans stream: ``workers`` DataLoader
+    processes read and prepare the next scans while the network runs on this one, and memory holds
+    a few scans whatever the folder's size. ``shard`` (i, n): this call takes every n-th scan from
+    the i-th, so n processes (or GPUs) split one folder without doing any scan twice.
     """
     paths = [Path(p) for p in inputs]
     names = subject_names(paths)
     mask_paths = pair_masks(paths, [Path(m) for m in masks] if masks else None)
     out_dir = ensure_writable_dir(out_dir)
     dtype = label_dtype(np.asarray(atlas.label_ids))
-    written: list[Path] = []
-    items = list(zip(paths, names, mask_paths, strict=True))
+    i, n = shard
+
+    kinds = ["labels", *(["field"] if save_field else []), *(["warped"] if save_warped else [])]
+
+    def outputs(k: int) -> dict[str, Path]:
+        ext = split_ext(paths[k])[1]
+        return {kind: out_dir / f"{names[k]}_{kind}{ext}" for kind in kinds}
+
+    mine = range(i, len(paths), n)
+    done = [k for k in mine if not overwrite and all(p.exists() for p in outputs(k).values())]
+    written = [p for k in done for p in outputs(k).values()]
+    todo = [(k, paths[k], mask_paths[k]) for k in mine if k not in done]
+    loader = torch.utils.data.DataLoader(
+        _ScanDataset(todo, atlas, prep, cache),
+        batch_size=None,
+        num_workers=workers,
+        collate_fn=_as_is,
+        prefetch_factor=2 if workers else None,
+    )
+    items = loader
     if progress:
         from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="segment", unit="scan", dynamic_ncols=True)
-    for path, name, mask_path in items:
-        ext = split_ext(path)[1]
-        wanted = [out_dir / f"{name}_labels{ext}"]
-        wanted += [out_dir / f"{name}_field{ext}"] if save_field else []
-        wanted += [out_dir / f"{name}_warped{ext}"] if save_warped else []
-        if not overwrite and all(p.exists() for p in wanted):
-            written.extend(wanted)
-            continue
-        vol = load_image(path)
-        mask = load_mask(mask_path, vol) if mask_path else None
-        p = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
-        image, transform = p.image, p.transform
-        dp = predict_field(model, atlas, image, amp) if model is not None else None
-        seg = to_native(atlas, dp, transform, vol, interp, with_extras=save_field or save_warped)
-        written.append(save_like(seg.labels, vol, out_dir / f"{name}_labels{ext}", dtype=dtype))
-        if save_field and seg.field_mm is not None:
-            written.append(save_like(seg.field_mm, vol, out_dir / f"{name}_field{ext}", dtype=np.float32))
-        if save_warped and seg.warped is not None:
-            written.append(save_like(seg.warped, vol, out_dir / f"{name}_warped{ext}", dtype=np.float32))
+        items = tqdm(loader, desc="segment", unit="scan", dynamic_ncols=True, total=len(todo))
+    for item in items:
+        if isinstance(item, LtnetError):
+            raise item
+        vol, out = item.volume, outputs(item.index)
+        dp = predict_field(model, atlas, item.image, amp) if model is not None else None
+        seg = to_native(atlas, dp, item.transform, vol, interp, with_extras=save_field or save_warped)
+        written.append(save_like(seg.labels, vol, out["labels"], dtype=dtype))
+        for kind, data in (("field", seg.field_mm), ("warped", seg.warped)):
+            if kind in out and data is not None:
+                written.append(save_like(data, vol, out[kind], dtype=np.float32))
     return written
