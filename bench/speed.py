@@ -183,6 +183,11 @@ def work_train(args: argparse.Namespace) -> dict:
     atlas, _, _, _, _, prepared, _ = _atlas_and_scan(args.spacing, workdir, False)
     x = atlas.image_tensor()
     y = torch.from_numpy(prepared.image)[None, None]
+    labels = atlas.one_hot()
+    if args.pad32:  # VxmPairwise's U-Net wants sizes divisible by 32: both sides get the same box
+        pad = [p for s in reversed(x.shape[2:]) for p in (0, -s % 32)]
+        x, y, labels = (torch.nn.functional.pad(t, pad) for t in (x, y, labels))
+        labels[:, 0][labels.sum(1) == 0] = 1  # padding is background
     torch.manual_seed(0)
     if args.variant == "VxmPairwise":
         return _train_vxm(x, y, args)
@@ -280,7 +285,13 @@ def work_labels(args: argparse.Namespace) -> dict:
 WORKERS = {"machine": work_machine, "segment": work_segment, "train": work_train, "labels": work_labels}
 
 
-def run_worker(name: str, workdir: Path, reps: int, **kw: object) -> dict:
+def run_worker(name: str, workdir: Path, reps: int, fresh: bool = True, **kw: object) -> dict:
+    """One measurement in its own process; its result is kept in ``workdir/rows`` so that an
+    interrupted run resumes (``--fresh`` measures everything again)."""
+    key = "-".join([name, *(f"{k}={v}" for k, v in sorted(kw.items()))])
+    saved = workdir / "rows" / f"{key}.json"
+    if saved.exists() and not fresh:
+        return json.loads(saved.read_text())
     cmd = [sys.executable, __file__, "--worker", name, "--workdir", str(workdir), "--reps", str(reps)]
     for k, v in kw.items():
         if v is True:
@@ -291,7 +302,10 @@ def run_worker(name: str, workdir: Path, reps: int, **kw: object) -> dict:
     p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if p.returncode != 0:
         raise SystemExit(f"worker {name} {kw} failed with exit code {p.returncode}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    result = json.loads(p.stdout.strip().splitlines()[-1])
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result) + "\n")
+    return result
 
 
 # ---------------------------------------------------------------- report
@@ -371,10 +385,12 @@ def markdown(r: dict) -> str:
             "",
             f"full / voxelmorph at 2 mm: {tr['2mm|full']['step_s'] / tr['2mm|voxelmorph']['step_s']:.2f}",
         ]
-    if "2mm|VxmPairwise" in tr:
+    if "2mm|VxmPairwise padded" in tr:
+        padded = "x".join(map(str, tr["2mm|VxmPairwise padded"]["box"]))
         lines += [
-            f"ltnet voxelmorph / VxmPairwise at 2 mm: "
-            f"{tr['2mm|voxelmorph']['step_s'] / tr['2mm|VxmPairwise']['step_s']:.2f}"
+            f"ltnet voxelmorph / VxmPairwise, both padded to {padded}"
+            f" (VxmPairwise's U-Net needs multiples of 32): "
+            f"{tr['2mm|voxelmorph padded']['step_s'] / tr['2mm|VxmPairwise padded']['step_s']:.2f}"
         ]
     lab = r["labels"]
     lines += [
@@ -403,6 +419,8 @@ def main() -> int:
     ap.add_argument("--spacing", type=float, default=2.0, help=argparse.SUPPRESS)
     ap.add_argument("--variant", default="full", help=argparse.SUPPRESS)
     ap.add_argument("--half-res", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--pad32", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--fresh", action="store_true", help="measure again rows already in OUT/work/rows")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
@@ -421,30 +439,33 @@ def main() -> int:
         "train_1mm": args.train_1mm,
     }
     print("machine limit", flush=True)
-    r["machine"] = run_worker("machine", workdir, args.reps)
+    r["machine"] = run_worker("machine", workdir, args.reps, args.fresh)
     r["segment"] = {}
     for spacing in SPACINGS:
         for half in (False, True):
             key = f"{spacing:g}mm|{'half-res' if half else 'SPEC'}"
             print("segment", key, flush=True)
-            r["segment"][key] = run_worker("segment", workdir, args.reps, spacing=spacing, half_res=half)
+            r["segment"][key] = run_worker(
+                "segment", workdir, args.reps, args.fresh, spacing=spacing, half_res=half
+            )
     r["train"] = {}
-    jobs = [(2.0, "full", False), (2.0, "full", True), (2.0, "voxelmorph", False)]
+    jobs = [(2.0, "full", False, False), (2.0, "full", True, False), (2.0, "voxelmorph", False, False)]
     try:
         import voxelmorph  # noqa: F401
 
-        jobs.append((2.0, "VxmPairwise", False))
+        jobs += [(2.0, "voxelmorph", False, True), (2.0, "VxmPairwise", False, True)]
     except ImportError:
         print("voxelmorph not installed: VxmPairwise row skipped (pip install voxelmorph==0.3.4)")
     if args.train_1mm:
-        jobs += [(1.0, "full", False), (1.0, "full", True)]
-    for spacing, variant, half in jobs:
-        key = f"{spacing:g}mm|{variant}{' half-res' if half else ''}"
+        jobs += [(1.0, "full", False, False), (1.0, "full", True, False)]
+    for spacing, variant, half, pad32 in jobs:
+        key = f"{spacing:g}mm|{variant}{' half-res' if half else ''}{' padded' if pad32 else ''}"
         print("train", key, flush=True)
         reps = args.reps if spacing > 1 else 1
-        r["train"][key] = run_worker("train", workdir, reps, spacing=spacing, variant=variant, half_res=half)
+        kw = {"spacing": spacing, "variant": variant, "half_res": half, "pad32": pad32}
+        r["train"][key] = run_worker("train", workdir, reps, args.fresh, **kw)
     print("label warps", flush=True)
-    r["labels"] = run_worker("labels", workdir, args.reps, spacing=2.0)
+    r["labels"] = run_worker("labels", workdir, args.reps, args.fresh, spacing=2.0)
     (out / "speed.json").write_text(json.dumps(r, indent=2) + "\n")
     md = markdown(r)
     (out / "SPEED.md").write_text(md)

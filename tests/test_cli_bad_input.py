@@ -136,7 +136,7 @@ def test_pred_and_truth_names_do_not_pair(toy_data, tmp_path, capsys):
     _, labels = toy_data
     pred = tmp_path / "pred"
     pred.mkdir()
-    _like(labels[0], np.asarray(nib.load(labels[0]).dataobj), pred / "someone_else.nii.gz")
+    _like(labels[0], np.asarray(nib.load(labels[0]).dataobj), pred / "someone_else_labels.nii.gz")
     out = tmp_path / "eval"
     assert main(["evaluate", "--pred", str(pred), "--truth", str(labels[0]), "--out", str(out)]) == 2
     _assert_one_line(capsys, r"cannot pair.*someone_else")

@@ -53,13 +53,15 @@ def test_torchrun_two_processes_match_one_process(toy_data, tmp_path):
     assert main([*common, "--out", str(one), "--batch-size", "2"]) == 0
     a = torch.load(ddp / "checkpoint.pt", weights_only=True)
     b = torch.load(one / "checkpoint.pt", weights_only=True)
-    for part in ("model", "disc"):
-        for k, v in a[part].items():
-            # Adam moves each weight by about lr (2e-4) a step: agreement far below that
-            torch.testing.assert_close(v, b[part][k], atol=2e-5, rtol=1e-4, msg=f"{part}.{k}")
     for la, lb in zip(read_log(ddp), read_log(one), strict=True):
         for k in ("sim", "smooth", "gan", "cyc", "trans", "anat", "diff", "disc"):
-            assert la[k] == pytest.approx(lb[k], rel=1e-3, abs=1e-5), k
+            assert la[k] == pytest.approx(lb[k], rel=1e-4, abs=1e-7), k
+    for part in ("model", "disc"):
+        diff = torch.cat([(v - b[part][k]).abs().flatten() for k, v in a[part].items()])
+        # Adam moves a weight by about lr (2e-4) a step whatever its gradient's size, so a weight
+        # whose gradient is near 0 may move either way with summation order: a few such, no more
+        assert (diff > 1e-5).float().mean() < 1e-3, part
+        assert diff.max() < 3 * 2e-4 * 3, part
 
     # a run started on two processes resumes on one
     assert main([*base, "--steps", "4", "--out", str(ddp), "--resume"]) == 0

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ltnet import __version__
+from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io.atomic import atomic_path
 
@@ -54,3 +55,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise LtnetError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return state
+
+
+def checkpoint_config(state: dict[str, Any], path: str | os.PathLike) -> TrainConfig:
+    """The training configuration saved in a checkpoint; an error names the checkpoint."""
+    try:
+        return TrainConfig.from_dict(state["config"])
+    except (LtnetError, TypeError, ValueError) as e:
+        raise LtnetError(f"{path}: {e}") from None

@@ -18,7 +18,7 @@ import torch
 
 from ltnet.atlas import Atlas
 from ltnet.cache import PrepCache
-from ltnet.checkpoint import load_checkpoint
+from ltnet.checkpoint import checkpoint_config, load_checkpoint
 from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subject_names
@@ -46,13 +46,14 @@ class TrainedModel:
 
 def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> TrainedModel:
     state = load_checkpoint(run_dir)
-    cfg = TrainConfig.from_dict(state["config"])
+    cfg = checkpoint_config(state, run_dir)
     model, _ = build_models(cfg, device)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
+        detail = " ".join(str(e).split())[:200]  # one line
         raise LtnetError(
-            f"{run_dir}: checkpoint weights do not fit this ltnet's networks ({str(e)[:200]})"
+            f"{run_dir}: checkpoint weights do not fit this ltnet's networks ({detail})"
         ) from None
     model.eval()
     prep = PrepConfig.from_dict(state["prep"]) if "prep" in state else PrepConfig(prealigned=True)

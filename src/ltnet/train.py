@@ -24,7 +24,7 @@ import torch.nn as nn
 from ltnet import losses
 from ltnet.atlas import Atlas, load_atlas
 from ltnet.cache import PrepCache
-from ltnet.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ltnet.checkpoint import CHECKPOINT_NAME, checkpoint_config, load_checkpoint, save_checkpoint
 from ltnet.config import TrainConfig, get_variant
 from ltnet.distributed import Dist, barrier, gather_floats, mean_over_ranks
 from ltnet.errors import LtnetError
@@ -215,7 +215,7 @@ def train(
                 f"{run_dir}: already holds a run: pass --resume to continue it, or choose another --out"
             )
         state = load_checkpoint(ckpt_path)
-        _check_resume(TrainConfig.from_dict(state["config"]), cfg, ckpt_path)
+        _check_resume(checkpoint_config(state, ckpt_path), cfg, ckpt_path)
         model.load_state_dict(state["model"])
         opt_g.load_state_dict(state["opt_g"])
         if disc is not None and opt_d is not None:

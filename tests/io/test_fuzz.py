@@ -74,8 +74,10 @@ def files(draw) -> tuple[str, bytes]:
                 raw = nib.MGHImage(data, np.eye(4)).to_bytes()
         else:
             raw = _nifti_bytes(data, h)
-    except Exception:  # a type this format cannot hold: write the NIfTI header of something else
-        raw = _nifti_bytes(np.zeros((2, 2, 2), np.float32), h)
+    except Exception:  # what nibabel refuses to write: write a plain file (damaged below, maybe)
+        raw = _nifti_bytes(
+            np.ones((2, 2, 2), np.float32), {"zoom": 1.0, "slope": None, "sform": 1, "shear": 0.0}
+        )
     if fmt.endswith(("gz", "mgz")):
         import gzip
 
