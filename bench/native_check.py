@@ -94,6 +94,7 @@ def transfer(atlas: Path, atlas_seg: Path, pool: list[Path], tests: list[Path], 
         args.variant,
         "--checkpoint-every",
         "25",
+        *(["--half-res"] if args.half_res else []),
         *resume,
         *common,
     )
@@ -107,7 +108,13 @@ def freesurfer(args: argparse.Namespace, out: Path) -> dict:
     atlas, atlas_seg = BRAINS / "sub-01" / "brainmask.mgz", BRAINS / "sub-01" / "aseg.mgz"
     tests = [BRAINS / s / "brainmask.mgz" for s in FS_SUBJECTS[1:]] + [BRAINS / "bert" / "brain.mgz"]
     truths = [BRAINS / s / "aseg.mgz" for s in [*FS_SUBJECTS[1:], "bert"]]
-    res: dict = {"atlas": "sub-01", "spacing_mm": args.spacing, "steps": args.steps, "variant": args.variant}
+    res: dict = {
+        "atlas": "sub-01",
+        "spacing_mm": args.spacing,
+        "steps": args.steps,
+        "variant": args.variant,
+        "half_res": args.half_res,
+    }
     res.update(transfer(atlas, atlas_seg, [atlas, *tests], tests, out, args))
     for method in ("affine", "ltnet"):
         ltnet(
@@ -167,6 +174,7 @@ def main() -> int:
     ap.add_argument("--spacing", type=float, default=2.0)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--variant", default="full")
+    ap.add_argument("--half-res", action="store_true", help="train with the half-resolution field head")
     ap.add_argument("--cache", type=Path, default=REPO / "bench" / "out" / "cache")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "native_check")
     args = ap.parse_args()

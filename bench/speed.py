@@ -1,6 +1,6 @@
 """Speed and memory of ltnet on this machine, side by side in one run (issue 4).
 
-Prints a table and writes ``OUT/speed.json`` and ``OUT/SPEED.md``: the machine's sustained
+Prints a table and writes ``OUT/speed.json`` and ``bench/SPEED.md`` (``--md``): the machine's sustained
 convolution rate and the generator's FLOPs (its ideal time), segment timings at the 2 mm and
 1 mm working boxes (generator forward, label transfer, the whole ``segment`` call, preparation),
 seconds per training step of ``full``, ``voxelmorph`` and voxelmorph 0.3.4's ``VxmPairwise``
@@ -191,7 +191,9 @@ def work_train(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     if args.variant == "VxmPairwise":
         return _train_vxm(x, y, args)
-    cfg = TrainConfig(variant=args.variant, net=NetConfig(half_res=args.half_res))
+    cfg = TrainConfig(
+        variant=args.variant, net=NetConfig(half_res=args.half_res), save_memory=args.save_memory
+    )
     model, disc = build_models(cfg)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None
@@ -201,7 +203,7 @@ def work_train(args: argparse.Namespace) -> dict:
         else None
     )
     step_s = median_time(lambda: train_step(model, disc, opt_g, opt_d, x, xs, y, cfg), args.reps)
-    return {"box": list(atlas.shape), "step_s": step_s, "peak_gb": peak_gb()}
+    return {"box": list(x.shape[2:]), "step_s": step_s, "peak_gb": peak_gb()}
 
 
 def _train_vxm(x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace) -> dict:
@@ -412,6 +414,7 @@ def markdown(r: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "speed"))
+    ap.add_argument("--md", default=str(REPO / "bench" / "SPEED.md"), help="where the table goes")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--train-1mm", action="store_true", help="also time a full training step at 1 mm")
     ap.add_argument("--worker", choices=list(WORKERS), help=argparse.SUPPRESS)
@@ -420,6 +423,7 @@ def main() -> int:
     ap.add_argument("--variant", default="full", help=argparse.SUPPRESS)
     ap.add_argument("--half-res", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--pad32", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--save-memory", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--fresh", action="store_true", help="measure again rows already in OUT/work/rows")
     args = ap.parse_args()
     if args.worker:
@@ -449,26 +453,31 @@ def main() -> int:
                 "segment", workdir, args.reps, args.fresh, spacing=spacing, half_res=half
             )
     r["train"] = {}
-    jobs = [(2.0, "full", False, False), (2.0, "full", True, False), (2.0, "voxelmorph", False, False)]
+    # (spacing, variant, half-res head, padded to multiples of 32, save memory)
+    jobs = [(2.0, "full", False, False, False), (2.0, "full", True, False, False)]
+    jobs += [(2.0, "voxelmorph", False, False, False), (2.0, "voxelmorph", True, False, False)]
     try:
         import voxelmorph  # noqa: F401
 
-        jobs += [(2.0, "voxelmorph", False, True), (2.0, "VxmPairwise", False, True)]
+        jobs += [(2.0, "voxelmorph", False, True, False), (2.0, "VxmPairwise", False, True, False)]
     except ImportError:
         print("voxelmorph not installed: VxmPairwise row skipped (pip install voxelmorph==0.3.4)")
     if args.train_1mm:
-        jobs += [(1.0, "full", False, False), (1.0, "full", True, False)]
-    for spacing, variant, half, pad32 in jobs:
-        key = f"{spacing:g}mm|{variant}{' half-res' if half else ''}{' padded' if pad32 else ''}"
+        jobs += [(1.0, "full", False, False, False), (1.0, "full", False, False, True)]
+        jobs += [(1.0, "full", True, False, False), (1.0, "full", True, False, True)]
+    for spacing, variant, half, pad32, save in jobs:
+        key = f"{spacing:g}mm|{variant}" + "".join(
+            f" {name}" for name, on in (("half-res", half), ("padded", pad32), ("save-memory", save)) if on
+        )
         print("train", key, flush=True)
         reps = args.reps if spacing > 1 else 1
-        kw = {"spacing": spacing, "variant": variant, "half_res": half, "pad32": pad32}
+        kw = {"spacing": spacing, "variant": variant, "half_res": half, "pad32": pad32, "save_memory": save}
         r["train"][key] = run_worker("train", workdir, reps, args.fresh, **kw)
     print("label warps", flush=True)
     r["labels"] = run_worker("labels", workdir, args.reps, args.fresh, spacing=2.0)
     (out / "speed.json").write_text(json.dumps(r, indent=2) + "\n")
     md = markdown(r)
-    (out / "SPEED.md").write_text(md)
+    Path(args.md).write_text(md)
     print(md)
     return 0
 

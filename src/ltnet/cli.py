@@ -58,6 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lr=args.lr,
         amp=not args.no_amp,
         net=NetConfig(half_res=args.half_res),
+        save_memory=args.save_memory,
     )
     # under torchrun: one process per device, joined here (a plain run is a group of one)
     dist, device = from_torchrun(_device(args.device))
@@ -269,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
     t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
+    t.add_argument(
+        "--save-memory",
+        action="store_true",
+        help="recompute the finest activations in the backward pass instead of storing them "
+        "(gradient checkpointing): less memory at the 1 mm box, some more time (bench/SPEED.md)",
+    )
     t.add_argument(
         "--half-res",
         action="store_true",

@@ -70,6 +70,7 @@ class TrainConfig:
     lambda_cyc: float = 10.0  # lambda1 of eq. 11
     lambda_reg: float = 3.0  # lambda2 of eq. 11
     amp: bool = True  # bf16 autocast, used on CUDA only
+    save_memory: bool = False  # recompute the finest activations in the backward pass
     net: NetConfig = field(default_factory=NetConfig)
 
     def __post_init__(self) -> None:

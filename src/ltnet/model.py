@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
+from torch.utils.checkpoint import checkpoint
 
 from ltnet import losses
 from ltnet.config import NetConfig, TrainConfig, Variant, get_variant
@@ -57,12 +58,14 @@ class LossTerms:
 class LTNet(nn.Module):
     """The two generators and the warp. The discriminator is separate: it has its own optimiser."""
 
-    def __init__(self, variant: Variant, net: NetConfig | None = None) -> None:
+    def __init__(self, variant: Variant, net: NetConfig | None = None, save_memory: bool = False) -> None:
         super().__init__()
         net = net or NetConfig()
         self.variant = variant
-        self.g_f = VxmUNet(net.enc, net.dec, half_res=net.half_res)
-        self.g_b = VxmUNet(net.enc, net.dec, half_res=net.half_res) if variant.backward else None
+        self.save_memory = save_memory
+        kw = {"half_res": net.half_res, "save_memory": save_memory}
+        self.g_f = VxmUNet(net.enc, net.dec, **kw)
+        self.g_b = VxmUNet(net.enc, net.dec, **kw) if variant.backward else None
         self.warp = SpatialTransformer("bilinear")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None) -> CycleOutputs:
@@ -78,9 +81,20 @@ class LTNet(nn.Module):
             return out
         out.dp_b = self.g_b(out.y_bar, x)
         out.x_bar = self.warp(out.y_bar, out.dp_b)
-        if soft is not None:
+        if soft is not None and self.save_memory and torch.is_grad_enabled():
+            # the 64 (label, weight) pairs per voxel are recomputed in the backward pass
+            out.x_bar_s = checkpoint(
+                _warp_one_hot, soft.labels, soft.weights, out.dp_b, soft.num_classes, use_reentrant=False
+            )
+        elif soft is not None:
             out.x_bar_s = soft.warp_one_hot(out.dp_b)
         return out
+
+
+def _warp_one_hot(
+    labels: torch.Tensor, weights: torch.Tensor, dp: torch.Tensor, num_classes: int
+) -> torch.Tensor:
+    return SoftLabels(labels, weights, tuple(dp.shape[2:]), num_classes).warp_one_hot(dp)
 
 
 def generator_objective(
@@ -130,6 +144,6 @@ def build_models(
 ) -> tuple[LTNet, PatchDiscriminator3D | None]:
     """The generators (and the discriminator when the variant has L_GAN), on ``device``."""
     variant = get_variant(cfg.variant)
-    model = LTNet(variant, cfg.net).to(device)
+    model = LTNet(variant, cfg.net, cfg.save_memory).to(device)
     disc = PatchDiscriminator3D(cfg.net.disc).to(device) if variant.gan else None
     return model, disc

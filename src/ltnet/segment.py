@@ -118,14 +118,15 @@ def to_native(
     if interp not in INTERP_MODES:
         raise LtnetError(f"unknown interpolation {interp!r}: expected one of {', '.join(INTERP_MODES)}")
     device = dp.device if dp is not None else torch.device("cpu")
-    coords = grid_coords(native.affine, native.shape, atlas.affine, np.linalg.inv(transform)).to(device)
-    # only native voxels that land in the working box can carry a label
-    size = torch.tensor(atlas.shape, dtype=coords.dtype, device=device).view(3, 1, 1, 1)
-    inside = ((coords > -1) & (coords < size)).all(0)
+    to_scan = np.linalg.inv(transform)
     labels = np.zeros(native.shape, np.int32)
-    if inside.any():
-        box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in torch.nonzero(inside, as_tuple=True))
-        pos = coords[(slice(None), *box)]
+    # only native voxels that land in the working box can carry a label: work on their region
+    box = _native_region(np.linalg.inv(atlas.affine) @ to_scan @ native.affine, atlas.shape, native.shape)
+    if box is not None:
+        corner = np.eye(4)
+        corner[:3, 3] = [b.start for b in box]
+        shape = [b.stop - b.start for b in box]
+        pos = grid_coords(native.affine @ corner, shape, atlas.affine, to_scan).to(device)
         if dp is not None:
             pos = pos + sample_at(dp.float(), pos, padding="border")[0]
         atlas_labels = torch.from_numpy(atlas.labels).to(device)
@@ -133,6 +134,7 @@ def to_native(
         labels[box] = sample_labels(atlas_labels, atlas.label_ids, pos, interp, grid=grid).cpu().numpy()
     if not with_extras:
         return Segmentation(labels)
+    coords = grid_coords(native.affine, native.shape, atlas.affine, to_scan).to(device)
     pos = coords
     if dp is not None:
         pos = pos + sample_at(dp.float(), coords, padding="zeros")[0]
@@ -141,6 +143,27 @@ def to_native(
     native_world = grid_coords(native.affine, native.shape, np.eye(4)).to(device)
     field = (apply_affine(atlas.affine, pos) - native_world).movedim(0, -1).cpu().numpy()
     return Segmentation(labels, field, warped)
+
+
+def _native_region(
+    native_to_working: np.ndarray, working_shape: Sequence[int], native_shape: Sequence[int]
+) -> tuple[slice, slice, slice] | None:
+    """The native voxels whose working-grid coordinates may lie within (-1, n): the bounding box of
+    the working box's corners mapped back into the scan, clipped to the scan; None if empty."""
+    corners = np.array(
+        [
+            [x, y, z, 1.0]
+            for x in (-1, working_shape[0])
+            for y in (-1, working_shape[1])
+            for z in (-1, working_shape[2])
+        ]
+    )
+    back = (np.linalg.inv(native_to_working) @ corners.T)[:3]
+    lo = np.maximum(np.floor(back.min(1)).astype(int), 0)
+    hi = np.minimum(np.ceil(back.max(1)).astype(int) + 1, np.asarray(native_shape))
+    if (hi <= lo).any():
+        return None
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
 
 
 @dataclass(frozen=True)

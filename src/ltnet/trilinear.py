@@ -189,14 +189,16 @@ def trilinear_argmax(grid: LabelGrid, points: torch.Tensor) -> torch.Tensor:
     flat_labels = grid.labels.reshape(-1)
     low = points.floor().int()  # int32 halves the memory traffic of these passes over every point
     inside = torch.ones(points.shape[1], dtype=torch.bool, device=points.device)
+    reach = torch.ones_like(inside)  # some corner lies in the grid
     base = torch.zeros_like(low[0])
     for axis, size in enumerate(shape):
         inside &= (low[axis] >= 0) & (low[axis] < size - 1)
+        reach &= (low[axis] >= -1) & (low[axis] < size)
         base = base * size + low[axis].clamp(0, size - 1)
     base = base.long()
     easy = inside & grid.uniform.reshape(-1)[base]
-    out = flat_labels[base].long()
-    hard = torch.nonzero(~easy).squeeze(1)
+    out = torch.where(reach, flat_labels[base].long(), 0)
+    hard = torch.nonzero(~easy & reach).squeeze(1)
     if hard.numel():
         idx, w = trilinear_corners(points[None, :, hard], shape, "zeros")
         # each corner's weight onto its label's column, then the heaviest column

@@ -53,7 +53,17 @@ def grid_coords(
     identity) carries it into the source's world, where ``inv(src_affine)`` gives the voxel.
     """
     w2s = np.eye(4) if world_to_src_world is None else world_to_src_world
-    return apply_affine(np.linalg.inv(src_affine) @ w2s @ dst_affine, voxel_coords(dst_shape))
+    m = np.linalg.inv(src_affine) @ w2s @ dst_affine
+    # an affine map of a regular grid is a sum of three 1D ramps: no meshgrid of every voxel needed
+    ramps = [torch.arange(int(n), dtype=torch.float64) for n in dst_shape]
+    out = torch.empty((3, *(int(n) for n in dst_shape)), dtype=torch.float32)
+    for r in range(3):
+        out[r] = (
+            (m[r, 0] * ramps[0] + m[r, 3])[:, None, None]
+            + (m[r, 1] * ramps[1])[None, :, None]
+            + (m[r, 2] * ramps[2])[None, None, :]
+        )
+    return out
 
 
 def sample_at(volume: torch.Tensor, coords: torch.Tensor, mode: str = "bilinear", padding: str = "zeros"):
@@ -62,7 +72,20 @@ def sample_at(volume: torch.Tensor, coords: torch.Tensor, mode: str = "bilinear"
     norm = coords.movedim(0, -1) * (2 / (size - 1).clamp(min=1)) - 1
     # grid_sample wants (x, y, z) = (W, H, D) order, with -1 and 1 at the first and last voxel centres
     grid = norm.flip(-1)[None].to(volume.dtype)
-    return F.grid_sample(volume, grid, mode=mode, padding_mode=padding, align_corners=True)
+    threads = torch.get_num_threads()
+    points = grid[0, ..., 0].numel()
+    if volume.device.type != "cpu" or threads < 2 or grid.shape[1] < 2 * threads or points < 1 << 20:
+        return F.grid_sample(volume, grid, mode=mode, padding_mode=padding, align_corners=True)
+    # torch's 3D grid_sample runs one batch item per thread, so one big volume uses one core:
+    # split the points along the first output axis and sample the slabs side by side
+    from concurrent.futures import ThreadPoolExecutor
+
+    slabs = grid.chunk(threads, dim=1)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = pool.map(
+            lambda g: F.grid_sample(volume, g, mode=mode, padding_mode=padding, align_corners=True), slabs
+        )
+        return torch.cat(list(parts), dim=2)
 
 
 def sample_labels(

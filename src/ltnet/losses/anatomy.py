@@ -36,11 +36,14 @@ def anatomy_difference_loss(x_s: torch.Tensor, y_bar_s: torch.Tensor, x_bar_s: t
     At its floor whenever ``x_bar_s == x_s``: perturb the reconstruction to see it rise.
     """
     _check(x_s, y_bar_s, x_bar_s)
-    x_s, y_bar_s, x_bar_s = x_s[:, 1:].float(), y_bar_s[:, 1:].float(), x_bar_s[:, 1:].float()
     # Most entries sit inside one structure in all three maps, where the argument is exactly 0:
     # they add rho(0) and no gradient (rho'(0) = 0), so rho is evaluated on the others only.
-    active = (x_s != y_bar_s) | (y_bar_s != x_bar_s)
-    b = y_bar_s[active]
-    z = (x_s[active] - b).abs() - (b - x_bar_s[active]).abs()
-    rest = active.numel() - z.numel()
-    return (charbonnier(z).sum() + rest * charbonnier(z.new_zeros(()))) / active.numel()
+    # Channels last, the maps flatten without a copy (ltnet's warped maps are laid out so).
+    a, b, c = (m.float().movedim(1, -1).reshape(-1) for m in (x_s, y_bar_s, x_bar_s))
+    active = (a != b) | (b != c)
+    active.view(-1, x_s.shape[1])[:, 0] = False  # background is left out
+    at = active.nonzero().squeeze(1)
+    b_at = b.index_select(0, at)
+    z = (a.index_select(0, at) - b_at).abs() - (b_at - c.index_select(0, at)).abs()
+    count = active.numel() // x_s.shape[1] * (x_s.shape[1] - 1)  # entries of the structure channels
+    return (charbonnier(z).sum() + (count - z.numel()) * charbonnier(z.new_zeros(()))) / count

@@ -10,6 +10,9 @@ head: 3x3x3 conv to 3 channels, weights ~ N(0, 1e-5): the field starts near zero
 resolution" convs and the head run there, and the field is upsampled trilinearly (times 2, in
 voxels). About a fifth of the FLOPs; measured against the SPEC layout in bench/speed.py.
 
+``save_memory``: the layers after the last upsampling (the bulk of the activations) are
+recomputed in the backward pass instead of stored (gradient checkpointing).
+
 Weights and activations are kept channels-last (``channels_last_3d``): oneDNN's 3D convolutions
 run faster in that layout on CPU (bench/speed.py measures it).
 """
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from ltnet.nn.padding import crop_to, pad_to_multiple
 
@@ -41,6 +45,7 @@ class VxmUNet(nn.Module):
         dec: Sequence[int] = (32, 32, 32, 32, 32, 16, 16),
         in_channels: int = 2,
         half_res: bool = False,
+        save_memory: bool = False,
     ) -> None:
         super().__init__()
         n = len(enc)
@@ -55,11 +60,12 @@ class VxmUNet(nn.Module):
         # skip widths, deepest first, ending with the input itself
         skips = [*list(enc[:-1])[::-1], in_channels]
         self.half_res = half_res
+        self.save_memory = save_memory
         self.decoder = nn.ModuleList()
         for i in range(n):
             self.decoder.append(_conv(prev, dec[i]))
             prev = dec[i] + (0 if half_res and i == n - 1 else skips[i])
-        self.full_res = nn.ModuleList()
+        self.full_res = nn.Sequential()
         for c in dec[n:]:
             self.full_res.append(_conv(prev, c))
             prev = c
@@ -85,8 +91,11 @@ class VxmUNet(nn.Module):
                 break
             y = F.interpolate(y, scale_factor=2, mode="nearest")
             y = torch.cat([y, feats.pop()], dim=1)
-        for block in self.full_res:
-            y = block(y)
+        if self.save_memory and torch.is_grad_enabled():
+            # keep only the input of the finest layers and recompute them in the backward pass
+            y = checkpoint(self.full_res, y, use_reentrant=False)
+        else:
+            y = self.full_res(y)
         flow = self.flow(y)
         if self.half_res:
             flow = 2 * F.interpolate(flow, scale_factor=2, mode="trilinear", align_corners=True)
