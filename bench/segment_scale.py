@@ -59,7 +59,7 @@ def cohort(n: int, root: Path) -> list[Path]:
         dst = root / f"scan-{i:03d}" / "brainmask.mgz"  # one file name: subjects take the folder's
         dst.parent.mkdir(parents=True, exist_ok=True)
         if not dst.exists():
-            os.symlink(src, dst)
+            shutil.copyfile(src, dst)  # a copy: ltnet names a linked file by its target's folder
         paths.append(dst)
     return paths
 
