@@ -133,10 +133,10 @@ def _atlas_and_scan(spacing: float, workdir: Path, fresh_cache: bool):
 def work_segment(args: argparse.Namespace) -> dict:
     from ltnet.checkpoint import save_checkpoint
     from ltnet.config import NetConfig, TrainConfig
-    from ltnet.io.resample import sample_labels, voxel_coords
+    from ltnet.io.resample import sample_labels
     from ltnet.model import build_models
     from ltnet.segment import load_trained, predict_field, segment_files, to_native
-    from ltnet.trilinear import LabelGrid
+    from ltnet.trilinear import LabelGrid, voxel_coords
 
     workdir = Path(args.workdir)
     atlas, prep, cache, scan, vol, prepared, prep_s = _atlas_and_scan(args.spacing, workdir, True)

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from ltnet.io.resample import sample_at
 from ltnet.nn import SpatialTransformer
-from ltnet.trilinear import SoftLabels, argmax_labels, trilinear_corners
+from ltnet.trilinear import LabelGrid, SoftLabels, trilinear_argmax, trilinear_corners
 
 
 def _one_hot(b=2, classes=5, shape=(7, 8, 9), seed=0):
@@ -69,9 +69,12 @@ def test_corners_zero_padding_matches_grid_sample():
     torch.testing.assert_close(ours, sample_at(vol, pts[:, :, None, None])[0, 0, :, 0, 0], atol=1e-5, rtol=0)
 
 
-def test_argmax_labels_majority_and_outside_is_background():
-    labels = torch.tensor([[3, 3, 7], [7, 3, 7], [7, 9, 7]])  # (K=3, N=3)
-    weights = torch.tensor([[0.3, 0.0, 0.0], [0.3, 0.0, 0.0], [0.4, 0.0, 0.0]])
-    # point 0: 3 has 0.3, 7 has 0.7; points 1 and 2 carry no weight (outside): background
-    assert argmax_labels(labels, weights).tolist() == [7, 0, 0]
-    assert argmax_labels(labels[:, :1], torch.ones(3, 1)).tolist() == [7]
+def test_label_transfer_takes_the_heaviest_label_and_background_outside():
+    labels = torch.zeros(2, 2, 2, dtype=torch.int64)
+    labels[0] = 7
+    labels[1, 0, 0] = 3
+    grid = LabelGrid.of(labels)
+    # at the cube's centre label 7 weighs 4/8, 3 weighs 1/8, 0 weighs 3/8; near the 3 voxel, 3 wins
+    pts = torch.tensor([[0.5, 0.9, 5.0, -0.5], [0.5, 0.1, 0.0, 0.0], [0.5, 0.1, 0.0, 0.0]])
+    assert trilinear_argmax(grid, pts).tolist() == [7, 3, 0, 7]
+    assert torch.equal(trilinear_argmax(grid, torch.zeros(3, 1)), torch.tensor([7]))

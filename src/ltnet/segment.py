@@ -25,10 +25,11 @@ from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subje
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
-from ltnet.io.resample import apply_affine, grid_coords, sample_at, sample_labels, voxel_coords
+from ltnet.io.resample import apply_affine, grid_coords, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
 from ltnet.prepare import PrepConfig, to_working_grid
 from ltnet.train import autocast_context
+from ltnet.trilinear import voxel_coords
 
 INTERP_MODES = ("linear", "nearest")
 

@@ -102,7 +102,7 @@ class SoftLabels:
         if dp.shape != (b, 3, *self.shape):
             raise ValueError(f"expected a field {(b, 3, *self.shape)}, got {tuple(dp.shape)}")
         # float32 whatever autocast chose: bf16 cannot hold voxel coordinates past 256
-        coords = identity_coords(self.shape, dp.device, torch.float32) + dp.float().reshape(b, 3, -1)
+        coords = voxel_coords(self.shape, dp.device).reshape(1, 3, -1) + dp.float().reshape(b, 3, -1)
         idx, w = trilinear_corners(coords, self.shape, "border")
         for c in range(8):
             at = idx[:, c, :, None].expand(b, n, k)
@@ -116,28 +116,10 @@ class SoftLabels:
         return t.permute(0, 2, 1).view(t.shape[0], self.num_classes, *self.shape)
 
 
-def identity_coords(shape: Sequence[int], device: torch.device | str, dtype: torch.dtype) -> torch.Tensor:
-    """Every voxel's coordinates (1, 3, N) of a grid ``shape`` (D, H, W), in C order."""
-    axes = [torch.arange(int(s), device=device, dtype=dtype) for s in shape]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij")).reshape(1, 3, -1)
-
-
-def argmax_labels(labels: torch.Tensor, weights: torch.Tensor, min_weight: float = 1e-6) -> torch.Tensor:
-    """The label with the largest summed weight at each point, from K pairs (K, N): (N,) out.
-
-    Label values are arbitrary integers (ids, not class indices). Where every weight is at most
-    ``min_weight`` (a point outside the grid with zero padding) the answer is 0, background.
-    Most points sit inside one structure, where all K labels agree; only the rest are scored.
-    """
-    out = labels[0].clone()
-    mixed = (labels != labels[:1]).any(0)
-    if mixed.any():
-        lab, wt = labels[:, mixed], weights[:, mixed]
-        # score of candidate j: the weight of every pair with j's label
-        score = torch.stack([(wt * (lab == lab[j])).sum(0) for j in range(lab.shape[0])])
-        out[mixed] = lab.gather(0, score.argmax(0, keepdim=True))[0]
-    total = weights.sum(0)
-    return torch.where(total > min_weight, out, torch.zeros_like(out))
+def voxel_coords(shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """The voxel coordinates (3, X, Y, Z) float32 of every voxel of a grid."""
+    axes = [torch.arange(int(n), dtype=torch.float32, device=device) for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"))
 
 
 def cube_uniform(labels: torch.Tensor) -> torch.Tensor:

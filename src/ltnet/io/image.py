@@ -97,7 +97,9 @@ def load_labels(path: str | os.PathLike) -> Volume:
         rounded = np.rint(raw)
         if not np.array_equal(rounded, raw):
             bad = raw[rounded != raw].flat[0]
-            raise LtnetError(f"{path}: label map has non-integer values (e.g. {float(bad):g}): is it an image?")
+            raise LtnetError(
+                f"{path}: label map has non-integer values (e.g. {float(bad):g}): is it an image?"
+            )
         data = rounded.astype(np.int32)
     return Volume(data, img, Path(path))
 

@@ -29,12 +29,6 @@ def native_order(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("="), copy=False))
 
 
-def voxel_coords(shape: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
-    """The voxel coordinates (3, X, Y, Z) float32 of every voxel of a grid."""
-    axes = [torch.arange(int(n), dtype=torch.float32, device=device) for n in shape]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"))
-
-
 def apply_affine(m: np.ndarray, points: torch.Tensor) -> torch.Tensor:
     """A 4 x 4 map applied to points (3, ...); returns (3, ...) in ``points``' dtype and device."""
     mat = torch.as_tensor(m, dtype=points.dtype, device=points.device)
