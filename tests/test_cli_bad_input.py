@@ -205,3 +205,14 @@ def test_model_from_an_incompatible_version(toy_data, tmp_path, capsys, edit, me
     )
     _assert_one_line(capsys, re.escape(str(run)) + ".*" + message)
     assert _files_under(out) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--shard", "2/2"], r"--shard '2/2': expected 0 <= i < n"), (["--workers", "-1"], "--workers -1")],
+)
+def test_bad_segment_options(toy_data, tmp_path, capsys, option, message):
+    images, labels = toy_data
+    argv = ["segment", "--affine-only", *atlas_args(images[0], labels[0]), "--images", str(images[1])]
+    assert main([*argv, "--out", str(tmp_path / "seg"), "--prealigned", "--quiet", *option]) == 2
+    _assert_one_line(capsys, message)

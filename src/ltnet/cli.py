@@ -104,6 +104,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
     from ltnet.io import expand_inputs
     from ltnet.segment import load_trained, parse_shard, segment_files
 
+    if args.workers < 0:
+        raise LtnetError(f"--workers {args.workers}: expected 0 or more")
+    shard = parse_shard(args.shard)
     device = _device(args.device)
     if args.affine_only:
         from ltnet.atlas import load_atlas
@@ -132,7 +135,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         overwrite=args.overwrite,
         workers=args.workers,
-        shard=parse_shard(args.shard),
+        shard=shard,
     )
     for p in written:
         print(p)
