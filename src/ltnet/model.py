@@ -81,20 +81,13 @@ class LTNet(nn.Module):
             return out
         out.dp_b = self.g_b(out.y_bar, x)
         out.x_bar = self.warp(out.y_bar, out.dp_b)
-        if soft is not None and self.save_memory and torch.is_grad_enabled():
-            # the 64 (label, weight) pairs per voxel are recomputed in the backward pass
-            out.x_bar_s = checkpoint(
-                _warp_one_hot, soft.labels, soft.weights, out.dp_b, soft.num_classes, use_reentrant=False
-            )
-        elif soft is not None:
-            out.x_bar_s = soft.warp_one_hot(out.dp_b)
+        if soft is not None:
+            if self.save_memory and torch.is_grad_enabled():
+                # the 64 (label, weight) pairs per voxel are recomputed in the backward pass
+                out.x_bar_s = checkpoint(soft.warp_one_hot, out.dp_b, use_reentrant=False)
+            else:
+                out.x_bar_s = soft.warp_one_hot(out.dp_b)
         return out
-
-
-def _warp_one_hot(
-    labels: torch.Tensor, weights: torch.Tensor, dp: torch.Tensor, num_classes: int
-) -> torch.Tensor:
-    return SoftLabels(labels, weights, tuple(dp.shape[2:]), num_classes).warp_one_hot(dp)
 
 
 def generator_objective(
