@@ -70,3 +70,18 @@ def test_unpaired_file_is_an_error(tmp_path):
     _save(tmp_path / "t" / "b.nii.gz", lab)
     with pytest.raises(LtnetError, match=r"a_labels.nii.gz.*b.nii.gz"):
         evaluate_files([tmp_path / "p" / "a_labels.nii.gz"], [tmp_path / "t" / "b.nii.gz"])
+
+
+def test_hd95_known_answers():
+    from ltnet.evaluate import hd95_per_label
+
+    a = np.zeros((10, 10, 12), np.int32)
+    a[2, 2, 2] = 5
+    b = np.zeros_like(a)
+    b[2, 2, 6] = 5
+    # two single voxels 4 apart along the third axis, at 2 mm there: 8 mm
+    assert hd95_per_label(a, b, [5], (1.0, 1.0, 2.0))[0] == pytest.approx(8.0)
+    cube = np.zeros((12, 12, 12), np.int32)
+    cube[3:9, 3:9, 3:9] = 2
+    assert hd95_per_label(cube, cube, [2, 7], (1.0, 1.0, 1.0)).tolist()[0] == 0.0
+    assert np.isnan(hd95_per_label(cube, cube, [2, 7], (1.0, 1.0, 1.0))[1])  # absent label

@@ -1,3 +1,5 @@
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -57,7 +59,12 @@ def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
     written = segment_with(run, images[1:3], tmp_path, save_field=True, save_warped=True)
     assert {p.name for p in written} == {
         f"sub-0{i}_{k}.nii.gz" for i in (2, 3) for k in ("labels", "field", "warped")
-    }
+    } | {"sub-02_segment.json", "sub-03_segment.json"}
+    record = json.loads((tmp_path / "sub-02_segment.json").read_text())
+    assert (
+        record["image"] == str(images[1].resolve()) and record["outputs"]["labels"] == "sub-02_labels.nii.gz"
+    )
+    assert record["affine_only"] is False and record["seconds"] > 0
     src = nib.load(images[1])
     out = nib.load(tmp_path / "sub-02_labels.nii.gz")
     np.testing.assert_array_equal(out.affine, src.affine)
@@ -97,7 +104,10 @@ def test_shared_file_names_take_the_folder_name(run, toy_data, tmp_path):
         p.write_bytes(src.read_bytes())
         paths.append(p)
     written = segment_with(run, paths, tmp_path / "out")
-    assert sorted(p.name for p in written) == ["sub-a_labels.nii.gz", "sub-b_labels.nii.gz"]
+    assert sorted(p.name for p in written if p.suffix != ".json") == [
+        "sub-a_labels.nii.gz",
+        "sub-b_labels.nii.gz",
+    ]
 
 
 def test_input_off_the_model_grid_is_refused(run, tmp_path):
@@ -115,7 +125,7 @@ def test_segment_resumes_and_overwrites_only_when_asked(run, toy_data, tmp_path)
     (tmp_path / "sub-03_labels.nii.gz").unlink()  # as if the run had stopped before sub-03
     before = done.stat().st_mtime_ns
     written = segment_with(run, images, tmp_path)
-    assert (tmp_path / "sub-03_labels.nii.gz").exists() and len(written) == 2
+    assert (tmp_path / "sub-03_labels.nii.gz").exists() and len(written) == 4
     assert done.stat().st_mtime_ns == before  # a finished result is left alone
     segment_with(run, images, tmp_path, overwrite=True)
     assert done.stat().st_mtime_ns != before
@@ -127,8 +137,15 @@ def test_shards_split_a_folder_and_workers_change_nothing(run, toy_data, tmp_pat
     parts = [segment_with(run, images, tmp_path / "split", workers=1, shard=(i, 3)) for i in range(3)]
     names = [sorted(p.name for p in part) for part in parts]
     assert sorted(n for part in names for n in part) == sorted(p.name for p in whole)  # each scan once
-    assert names[0] == ["sub-01_labels.nii.gz", "sub-04_labels.nii.gz"]
+    assert names[0] == [
+        "sub-01_labels.nii.gz",
+        "sub-01_segment.json",
+        "sub-04_labels.nii.gz",
+        "sub-04_segment.json",
+    ]
     for p in whole:
+        if p.suffix == ".json":
+            continue
         a, b = nib.load(p), nib.load(tmp_path / "split" / p.name)
         np.testing.assert_array_equal(np.asanyarray(a.dataobj), np.asanyarray(b.dataobj))
 

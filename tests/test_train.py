@@ -142,3 +142,23 @@ def test_resume_drops_log_lines_past_the_checkpoint_and_half_written_ones(data, 
         resume=True,
     )
     assert [r["step"] for r in read_log(tmp_path)] == [1, 2, 3]
+
+
+def test_init_starts_from_another_runs_weights_with_a_fresh_optimiser(data, tmp_path):
+    from dataclasses import replace
+
+    from ltnet.checkpoint import load_checkpoint
+
+    cfg = TrainConfig(variant="cycle", steps=2)
+    a = load_checkpoint(train(cfg, data, tmp_path / "a", progress=False))
+    # with a learning rate of 0 the weights stay exactly those the run started from
+    train(replace(cfg, steps=1, seed=5, lr=0.0), data, tmp_path / "b", progress=False, init=tmp_path / "a")
+    b = load_checkpoint(tmp_path / "b")
+    assert b["step"] == 1
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    # and they are not what that seed gives from scratch
+    c = load_checkpoint(train(replace(cfg, steps=1, seed=5, lr=0.0), data, tmp_path / "c", progress=False))
+    assert any(not torch.equal(c["model"][k], v) for k, v in a["model"].items())
+    with pytest.raises(LtnetError, match="cannot start from this model"):
+        train(TrainConfig(variant="full", steps=1), data, tmp_path / "d", progress=False, init=tmp_path / "a")

@@ -43,6 +43,8 @@ def _cache(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.integration_steps < 0:
+        raise LtnetError(f"--integration-steps {args.integration_steps}: expected 0 or more")
     from ltnet.atlas import Atlas
     from ltnet.config import NetConfig, TrainConfig
     from ltnet.distributed import broadcast, from_torchrun, shutdown
@@ -57,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lr=args.lr,
         amp=not args.no_amp,
-        net=NetConfig(half_res=args.half_res),
+        net=NetConfig(half_res=args.half_res, integration_steps=args.integration_steps),
         save_memory=args.save_memory,
     )
     # under torchrun: one process per device, joined here (a plain run is a group of one)
@@ -85,7 +87,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         ckpt = train(
-            cfg, data, args.out, device=device, resume=args.resume, progress=not args.quiet, dist=dist
+            cfg,
+            data,
+            args.out,
+            device=device,
+            resume=args.resume,
+            progress=not args.quiet,
+            dist=dist,
+            init=args.init,
         )
     finally:
         shutdown(dist)
@@ -106,6 +115,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise LtnetError(f"--workers {args.workers}: expected 0 or more")
+    if args.adapt_steps < 0:
+        raise LtnetError(f"--adapt-steps {args.adapt_steps}: expected 0 or more")
     shard = parse_shard(args.shard)
     device = _device(args.device)
     if args.affine_only:
@@ -136,6 +147,9 @@ def cmd_segment(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         shard=shard,
+        adapt_steps=args.adapt_steps,
+        adapt_mode=args.adapt,
+        save_qc=args.save_qc,
     )
     for p in written:
         print(p)
@@ -177,7 +191,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ltnet.labels import EVAL_LABELS
 
     result = evaluate_files(
-        expand_inputs(args.pred, stem_suffix="_labels"), expand_inputs(args.truth), args.labels or EVAL_LABELS
+        expand_inputs(args.pred, stem_suffix="_labels"),
+        expand_inputs(args.truth),
+        args.labels or EVAL_LABELS,
+        hd95=not args.no_hd95,
     )
     files = write_evaluation(result, args.out)
     print(result.to_markdown())
@@ -193,6 +210,92 @@ def cmd_select_atlas(args: argparse.Namespace) -> int:
     for p, s in sorted(scores.items(), key=lambda kv: -kv[1]):
         print(f"{s:.4f}  {p}", file=sys.stderr)
     print(best)
+    return 0
+
+
+DEMO_STEPS = 60
+
+
+def cmd_dataaug_train(args: argparse.Namespace) -> int:
+    from ltnet.dataaug import DataAugConfig, train_dataaug
+    from ltnet.io import expand_inputs
+    from ltnet.train import load_train_data
+
+    for flag in ("spatial_steps", "appearance_steps", "seg_steps"):
+        if getattr(args, flag) < 1:
+            raise LtnetError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: expected 1 or more")
+    cfg = DataAugConfig(
+        spatial_steps=args.spatial_steps,
+        appearance_steps=args.appearance_steps,
+        seg_steps=args.seg_steps,
+        seg_dims=args.seg_dims,
+        seed=args.seed,
+    )
+    data = load_train_data(
+        args.atlas,
+        args.atlas_labels,
+        expand_inputs(args.images),
+        _prep(args),
+        _cache(args),
+        expand_inputs(args.mask) if args.mask else None,
+        progress=not args.quiet,
+    )
+    print(train_dataaug(cfg, data, args.out, device=_device(args.device), progress=not args.quiet))
+    return 0
+
+
+def cmd_dataaug_segment(args: argparse.Namespace) -> int:
+    from ltnet.dataaug import load_dataaug, segment_dataaug
+    from ltnet.io import expand_inputs
+
+    model = load_dataaug(args.model, _device(args.device))
+    written = segment_dataaug(
+        model,
+        expand_inputs(args.images),
+        args.out,
+        _cache(args),
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    for p in written:
+        print(p)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ltnet.demo import run_demo
+
+    if args.steps < 1:
+        raise LtnetError(f"--steps {args.steps}: expected 1 or more")
+    r = run_demo(
+        args.out,
+        args.steps,
+        device=str(_device(args.device)),
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+        use_shipped=not args.from_scratch,
+    )
+    print(f"mean Dice over the held-out subjects: LT-Net {r.dice:.3f}, affine only {r.dice_affine:.3f}")
+    if r.dice_shipped is not None:
+        print(f"  (the shipped model before this demo's training: {r.dice_shipped:.3f})")
+    print(f"report: {r.report}  ({r.seconds:.0f} s in all)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ltnet.io import expand_inputs
+    from ltnet.report import build_report
+
+    scores = {}
+    if args.scores:
+        scores["this run"] = args.scores
+    for item in args.compare or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise LtnetError(f"--compare {item!r}: expected NAME=SCORES_DIR")
+        scores[name] = path
+    truth = expand_inputs(args.truth) if args.truth else []
+    print(build_report(args.run, args.out, labels_dir=args.labels, truth=truth, scores=scores))
     return 0
 
 
@@ -272,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=int, default=100, help="steps between checkpoints (default: 100)"
     )
     t.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its checkpoint")
+    t.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="start from the weights of this run folder or checkpoint file (fine-tuning; fresh "
+        "optimiser and step count; same --variant and network options)",
+    )
     t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     t.add_argument(
         "--save-memory",
@@ -284,6 +393,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="predict the field at half resolution and upsample it: several times faster, "
         "measured against the SPEC layout in bench/SPEED.md",
+    )
+    t.add_argument(
+        "--integration-steps",
+        type=int,
+        default=0,
+        metavar="K",
+        help="diffeomorphic option: the networks predict a stationary velocity field, integrated by "
+        "scaling and squaring in K steps (MONAI's DVF2DDF; VoxelMorph uses 7); 0 (default): plain "
+        "displacements, as in the paper",
     )
     t.add_argument("--device", **dev)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -313,6 +431,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write <subject>_field: per voxel, the RAS millimetres to its atlas point, (X, Y, Z, 3)",
     )
     s.add_argument("--save-warped", action="store_true", help="also write <subject>_warped: the warped atlas")
+    s.add_argument(
+        "--save-qc",
+        action="store_true",
+        help="also run G_B and write <subject>_qc: the cycle error |dpF(t) + dpB(t + dpF(t))| in mm per "
+        "voxel, with its mean inside each transferred structure in <subject>_segment.json (a quality "
+        "score: high where the two networks disagree)",
+    )
+    s.add_argument(
+        "--adapt-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="test-time adaptation: refine each field for N steps on its own (atlas, image) pair with "
+        "the unsupervised L_sim + 3 L_smooth before transfer (no label of the image is read); 0: off",
+    )
+    s.add_argument(
+        "--adapt",
+        choices=["field", "weights"],
+        default="field",
+        help="what adaptation optimises: the displacement field itself (default; instance optimisation, "
+        "cheap per step) or a copy of G_F's weights",
+    )
     s.add_argument(
         "--interp",
         choices=["linear", "nearest"],
@@ -360,10 +500,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "evaluate",
-        help="Dice of predicted label maps against the truth",
-        description="Dice per structure and subject, the paper's summary (mean (std), min, max "
-        "of the subjects' mean Dice) and the left/right-merged table; written as dice.csv, "
-        "dice.json and dice.md in OUT and printed. Files pair by subject name.",
+        help="Dice and HD95 of predicted label maps against the truth",
+        description="Dice and 95th-percentile Hausdorff distance (mm) per structure and subject, the "
+        "paper's summary (mean (std), min, max of the subjects' mean Dice) and the left/right-merged "
+        "table; written as dice.csv, dice.json and dice.md in OUT and printed. Files pair by subject "
+        "name. Where 'segment' left a <subject>_segment.json beside a prediction, its field's folding "
+        "(% of voxels with Jacobian determinant <= 0, std of log det) and QC scores are included.",
     )
     e.add_argument(
         "--pred", required=True, nargs="+", help="predicted label maps (<subject>_labels.*) or folders"
@@ -371,6 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--truth", required=True, nargs="+", help="true label maps or folders")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--labels", type=int, nargs="+", help="label ids to score (default: the 28 of the SPEC)")
+    e.add_argument(
+        "--no-hd95",
+        action="store_true",
+        help="skip the 95th-percentile Hausdorff distance (mm, MONAI), computed beside Dice by default",
+    )
     e.set_defaults(func=cmd_evaluate)
 
     a = sub.add_parser(
@@ -385,6 +532,98 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prep_options(a, with_grid=False)
     a.set_defaults(func=cmd_select_atlas)
+
+    d = sub.add_parser(
+        "demo",
+        help="the main job on the bundled synthetic brains: train, segment, score, report",
+        description="Run ltnet end to end on its bundled demo data (20 synthetic T1 brains with real "
+        "anatomy on a 3 mm grid): pick the atlas, score affine-only transfer, fine-tune the shipped "
+        "LT-Net on the unlabelled images, segment and score two held-out subjects, and write an HTML "
+        "report. About 5 minutes on a 2-core CPU.",
+    )
+    d.add_argument("--out", default="ltnet-demo", help="output folder (default: ./ltnet-demo)")
+    d.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps (default: {DEMO_STEPS})")
+    d.add_argument(
+        "--from-scratch", action="store_true", help="do not start from the shipped model: train anew"
+    )
+    d.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out")
+    d.add_argument("--device", **dev)
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=cmd_demo)
+
+    da = sub.add_parser(
+        "dataaug",
+        help="the paper's other one-shot baseline: DataAug (learned transformation augmentation)",
+        description="DataAug (Zhao et al., CVPR 2019): spatial models atlas<->image (ltnet's voxelmorph "
+        "variant and its mirror), an appearance model, labelled examples synthesised from independent "
+        "spatial and appearance draws, and a U-Net segmenter trained on them. 'dataaug train' then "
+        "'dataaug segment'.",
+    )
+    dsub = da.add_subparsers(dest="dataaug_command", required=True, metavar="{train,segment}")
+    dt = dsub.add_parser(
+        "train", help="train the DataAug models", description="Train DataAug; writes RUN_DIR/dataaug.pt."
+    )
+    dt.add_argument("--atlas", required=True, help="atlas image (NIfTI or MGZ)")
+    dt.add_argument("--atlas-labels", required=True, help="atlas label map")
+    dt.add_argument("--images", required=True, nargs="+", help="unlabelled images, or folders of them")
+    dt.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+    dt.add_argument(
+        "--spatial-steps", type=int, default=1000, help="steps of each spatial model (default: 1000)"
+    )
+    dt.add_argument(
+        "--appearance-steps", type=int, default=1000, help="appearance model steps (default: 1000)"
+    )
+    dt.add_argument("--seg-steps", type=int, default=2000, help="segmenter steps (default: 2000)")
+    dt.add_argument(
+        "--seg-dims",
+        type=int,
+        choices=[2, 3],
+        default=2,
+        help="2: U-Net over axial slices (default), 3: 3D U-Net",
+    )
+    dt.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    dt.add_argument("--device", **dev)
+    dt.add_argument("--quiet", action="store_true", help="no progress bars")
+    prep_options(dt)
+    dt.set_defaults(func=cmd_dataaug_train)
+    dsg = dsub.add_parser(
+        "segment",
+        help="segment images with a DataAug model",
+        description="Segment images with the DataAug segmenter; labels on each scan's own grid, as "
+        "'ltnet segment'.",
+    )
+    dsg.add_argument(
+        "--model", required=True, metavar="RUN_DIR", help="run folder written by 'ltnet dataaug train'"
+    )
+    dsg.add_argument("--images", required=True, nargs="+", help="images, or folders of them")
+    dsg.add_argument("--out", required=True, help="output folder")
+    dsg.add_argument("--overwrite", action="store_true", help="rewrite subjects already segmented")
+    dsg.add_argument("--cache", help="cache of prepared scans (default: ~/.cache/ltnet, or $LTNET_CACHE)")
+    dsg.add_argument("--no-cache", action="store_true", help="prepare every scan anew, store nothing")
+    dsg.add_argument("--device", **dev)
+    dsg.add_argument("--quiet", action="store_true", help="no progress bar")
+    dsg.set_defaults(func=cmd_dataaug_segment)
+
+    rp = sub.add_parser(
+        "report",
+        help="one self-contained HTML page for a run: losses, Dice, labels on slices",
+        description="Write RUN_DIR/report.html (or --out): the training loss curves, and with "
+        "--scores the Dice table and per-structure chart, and with --labels three orthogonal slices of "
+        "every segmented subject with its labels in FreeSurfer colours (and, with --truth, where they "
+        "disagree with the true labels). Images are embedded: the page opens offline.",
+    )
+    rp.add_argument("run", metavar="RUN_DIR", help="run folder written by 'ltnet train'")
+    rp.add_argument("--labels", metavar="DIR", help="an 'ltnet segment' output folder to show")
+    rp.add_argument("--truth", nargs="+", help="true label maps (paired with the subjects by name)")
+    rp.add_argument("--scores", metavar="DIR", help="'ltnet evaluate' output for this run")
+    rp.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="NAME=DIR",
+        help="other 'ltnet evaluate' outputs to show beside it, e.g. affine=scores_affine/",
+    )
+    rp.add_argument("--out", help="the HTML file (default: RUN_DIR/report.html)")
+    rp.set_defaults(func=cmd_report)
     return p
 
 

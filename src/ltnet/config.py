@@ -53,6 +53,9 @@ class NetConfig:
     dec: tuple[int, ...] = (32, 32, 32, 32, 32, 16, 16)
     disc: tuple[int, ...] = (16, 32, 64, 64)
     half_res: bool = False  # predict the field at 1/2 resolution and upsample it (an option)
+    # > 0: the network predicts a stationary velocity field, integrated by scaling and squaring in
+    # this many steps (MONAI's DVF2DDF) into a diffeomorphic displacement (an option)
+    integration_steps: int = 0
 
 
 @dataclass(frozen=True)

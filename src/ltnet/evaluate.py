@@ -47,12 +47,44 @@ def dice_per_label(pred: np.ndarray, truth: np.ndarray, labels: Sequence[int], c
     return torch.cat(out).double().numpy()
 
 
+def hd95_per_label(
+    pred: np.ndarray, truth: np.ndarray, labels: Sequence[int], spacing: Sequence[float]
+) -> np.ndarray:
+    """95th-percentile symmetric Hausdorff distance (mm) of each label, MONAI's
+    ``compute_hausdorff_distance`` on the label's own bounding box; NaN where either map lacks it."""
+    from monai.metrics import compute_hausdorff_distance
+
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction {pred.shape} and truth {truth.shape} differ in shape")
+    pred, truth = native_order(pred), native_order(truth)
+    out = np.full(len(labels), np.nan)
+    for i, lab in enumerate(labels):
+        p, t = pred == lab, truth == lab
+        if not (p.any() and t.any()):
+            continue
+        both = p | t
+        box = tuple(
+            slice(max(int(a.min()) - 1, 0), int(a.max()) + 2) for a in np.nonzero(both)
+        )  # one voxel of margin, so every surface is inside the box
+        pt = torch.from_numpy(np.ascontiguousarray(p[box]))[None, None].float()
+        tt = torch.from_numpy(np.ascontiguousarray(t[box]))[None, None].float()
+        out[i] = float(
+            compute_hausdorff_distance(pt, tt, include_background=True, percentile=95, spacing=list(spacing))[
+                0, 0
+            ]
+        )
+    return out
+
+
 @dataclass
 class Evaluation:
-    """Dice per subject and label, and the summaries derived from it."""
+    """Dice (and HD95, in mm) per subject and label, the summaries derived from them, and what
+    ``segment`` recorded about each subject's field (folding, QC), where it did."""
 
     labels: tuple[int, ...]
     dice: dict[str, np.ndarray] = field(default_factory=dict)  # subject -> (L,) in label order
+    hd95: dict[str, np.ndarray] = field(default_factory=dict)  # subject -> (L,) mm
+    records: dict[str, dict] = field(default_factory=dict)  # subject -> deformation/qc/adapt
 
     def subject_means(self) -> dict[str, float]:
         return {s: float(np.nanmean(d)) if np.isfinite(d).any() else math.nan for s, d in self.dice.items()}
@@ -92,19 +124,36 @@ class Evaluation:
                 }
         return out
 
+    def hd95_means(self) -> dict[str, float]:
+        return {s: _nanstat(d, np.nanmean) for s, d in self.hd95.items()}
+
     def to_json(self) -> dict:
+        summary = self.summary()
+        if self.hd95:
+            summary["hd95_mean_mm"] = _clean(_nanstat(np.array(list(self.hd95_means().values())), np.nanmean))
+        subjects = {}
+        for s, d in self.dice.items():
+            subjects[s] = {
+                "mean": self.subject_means()[s],
+                "dice": {str(lab): _clean(v) for lab, v in zip(self.labels, d, strict=True)},
+            }
+            if s in self.hd95:
+                subjects[s]["hd95_mean_mm"] = _clean(self.hd95_means()[s])
+                subjects[s]["hd95_mm"] = {
+                    str(lab): _clean(v) for lab, v in zip(self.labels, self.hd95[s], strict=True)
+                }
+            subjects[s].update(self.records.get(s, {}))
+        per_structure = {str(k): v for k, v in self.per_structure().items()}
+        if self.hd95:
+            arr = np.stack(list(self.hd95.values()))
+            for i, lab in enumerate(self.labels):
+                per_structure[str(lab)]["hd95_mean_mm"] = _clean(_nanstat(arr[:, i], np.nanmean))
         return {
             "metric": "dice",
             "labels": list(self.labels),
-            "summary": self.summary(),
-            "subjects": {
-                s: {
-                    "mean": self.subject_means()[s],
-                    "dice": {str(lab): _clean(v) for lab, v in zip(self.labels, d, strict=True)},
-                }
-                for s, d in self.dice.items()
-            },
-            "per_structure": {str(k): v for k, v in self.per_structure().items()},
+            "summary": summary,
+            "subjects": subjects,
+            "per_structure": per_structure,
             "merged": self.merged(),
         }
 
@@ -126,10 +175,22 @@ class Evaluation:
             "| --- | --- | --- |",
             f"| {s['mean']:.3f} ({s['std']:.3f}) | {s['min']:.3f} | {s['max']:.3f} |",
             "",
-            "| subject | mean Dice |",
-            "| --- | --- |",
-            *(f"| {k} | {v:.3f} |" for k, v in self.subject_means().items()),
         ]
+        hd = self.hd95_means()
+        fold = {k: r.get("deformation", {}).get("folding_percent") for k, r in self.records.items()}
+        head, rule = "| subject | mean Dice |", "| --- | --- |"
+        if hd:
+            head, rule = head + " mean HD95 (mm) |", rule + " --- |"
+        if any(v is not None for v in fold.values()):
+            head, rule = head + " folding (% det <= 0) |", rule + " --- |"
+        lines += [head, rule]
+        for k, v in self.subject_means().items():
+            row = f"| {k} | {v:.3f} |"
+            if hd:
+                row += f" {hd.get(k, math.nan):.2f} |"
+            if any(x is not None for x in fold.values()):
+                row += f" {fold[k]:.3f} |" if fold.get(k) is not None else " - |"
+            lines.append(row)
         merged = self.merged()
         if merged:
             lines += ["", "| structure (left and right merged) | mean (std) |", "| --- | --- |"]
@@ -159,9 +220,11 @@ def _fmt(v: float) -> str:
 
 
 def evaluate_files(
-    preds: Sequence[Path], truths: Sequence[Path], labels: Sequence[int] = EVAL_LABELS
+    preds: Sequence[Path], truths: Sequence[Path], labels: Sequence[int] = EVAL_LABELS, hd95: bool = True
 ) -> Evaluation:
-    """Pair label maps by subject name and score every pair."""
+    """Pair label maps by subject name and score every pair (Dice, and HD95 unless ``hd95`` is
+    False). A ``<subject>_segment.json`` beside a prediction adds its deformation, QC and adaptation
+    records."""
     if not labels:
         raise LtnetError("no labels to evaluate")
     result = Evaluation(tuple(int(x) for x in labels))
@@ -172,6 +235,15 @@ def evaluate_files(
         if not np.allclose(pv.affine, tv.affine, atol=1e-3):
             raise LtnetError(f"{p}: affine differs from its truth {t}: not on the same grid")
         result.dice[subject] = dice_per_label(pv.data, tv.data, result.labels)
+        if hd95:
+            result.hd95[subject] = hd95_per_label(pv.data, tv.data, result.labels, pv.spacing)
+        record = Path(p).parent / f"{subject}_segment.json"
+        if record.exists():
+            try:
+                rec = json.loads(record.read_text())
+            except json.JSONDecodeError:
+                raise LtnetError(f"{record}: not valid JSON (a damaged 'segment' record)") from None
+            result.records[subject] = {k: rec[k] for k in ("deformation", "qc", "adapt") if k in rec}
     return result
 
 

@@ -63,7 +63,11 @@ class LTNet(nn.Module):
         net = net or NetConfig()
         self.variant = variant
         self.save_memory = save_memory
-        kw = {"half_res": net.half_res, "save_memory": save_memory}
+        kw = {
+            "half_res": net.half_res,
+            "save_memory": save_memory,
+            "integration_steps": net.integration_steps,
+        }
         self.g_f = VxmUNet(net.enc, net.dec, **kw)
         self.g_b = VxmUNet(net.enc, net.dec, **kw) if variant.backward else None
         self.warp = SpatialTransformer("bilinear")

@@ -8,7 +8,9 @@ scan is the special case of an identity map on the atlas grid.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from ltnet.checkpoint import checkpoint_config, load_checkpoint
 from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subject_names
-from ltnet.io.atomic import ensure_writable_dir
+from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
 from ltnet.io.resample import apply_affine, grid_coords, sample_at, sample_labels
@@ -103,6 +105,52 @@ def predict_field(model: LTNet, atlas: Atlas, image: np.ndarray, amp: bool = Tru
     y = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
     with autocast_context(device, amp):
         return model.g_f(atlas.image_tensor(device), y).float()
+
+
+@torch.inference_mode()
+def field_metrics(atlas: Atlas, dp: torch.Tensor) -> dict[str, float]:
+    """Folding and log-Jacobian spread of dpF (1, 3, D, H, W) over the brain it transfers (the
+    working-grid voxels that receive a non-background atlas label)."""
+    from ltnet.deformation import deformation_metrics
+
+    labels = torch.from_numpy(atlas.labels).to(dp.device)
+    brain = transfer_labels(labels, atlas.label_ids, dp.float()) > 0
+    return deformation_metrics(dp.float(), brain)
+
+
+@torch.inference_mode()
+def cycle_error_native(
+    model: LTNet, atlas: Atlas, dp_f: torch.Tensor, transform: np.ndarray, native: Volume, amp: bool = True
+) -> np.ndarray:
+    """The cycle error |dpF(t) + dpB(t + dpF(t))| in mm (X, Y, Z) float32 on the scan's own grid.
+
+    dpB = G_B(x o dpF, x) as in training; the error is computed on the working grid (isotropic, so
+    voxels times the spacing give mm) and sampled trilinearly at every native voxel (0 outside)."""
+    from ltnet.deformation import cycle_error
+
+    if model.g_b is None:
+        raise LtnetError("the model has no backward generator: no cycle error")
+    x = atlas.image_tensor(dp_f.device)
+    with autocast_context(dp_f.device, amp):
+        y_bar = model.warp(x, dp_f)
+        dp_b = model.g_b(y_bar, x).float()
+    spacing = float(np.linalg.norm(atlas.affine[:3, 0]))
+    err = cycle_error(dp_f.float(), dp_b, model.warp) * spacing  # (1, D, H, W) mm
+    coords = grid_coords(native.affine, native.shape, atlas.affine, np.linalg.inv(transform)).to(dp_f.device)
+    return sample_at(err[None], coords)[0, 0].cpu().numpy().astype(np.float32)
+
+
+def qc_scores(qc: np.ndarray, labels: np.ndarray, label_ids: Sequence[int]) -> dict:
+    """Mean cycle error (mm) inside the transferred labels, overall and per structure."""
+    inside = labels > 0
+    per = {}
+    for lab in label_ids:
+        if lab == 0:
+            continue
+        m = labels == lab
+        if m.any():
+            per[str(int(lab))] = float(qc[m].mean())
+    return {"mean_mm": float(qc[inside].mean()) if inside.any() else float("nan"), "per_structure_mm": per}
 
 
 @torch.inference_mode()
@@ -229,6 +277,9 @@ def segment_files(
     overwrite: bool = False,
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
+    adapt_steps: int = 0,
+    adapt_mode: str = "field",
+    save_qc: bool = False,
 ) -> list[Path]:
     """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
     atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
@@ -239,7 +290,19 @@ def segment_files(
     processes read and prepare the next scans while the network runs on this one, and memory holds
     a few scans whatever the folder's size. ``shard`` (i, n): this call takes every n-th scan from
     the i-th, so n processes (or GPUs) split one folder without doing any scan twice.
+
+    ``adapt_steps`` > 0 refines each field on its own pair first (:mod:`ltnet.adapt`, ``adapt_mode``
+    ``field`` or ``weights``). ``save_qc`` runs G_B as well and writes ``<subject>_qc<ext>``, the
+    cycle error |dpF(t) + dpB(t + dpF(t))| in mm on the input's grid, with its mean inside each
+    transferred structure in the subject's JSON record. The record also holds the forward field's
+    folding and log-Jacobian spread over the transferred brain.
     """
+    if save_qc and (model is None or model.g_b is None):
+        raise LtnetError(
+            "--save-qc needs a model with a backward generator (not voxelmorph/gan, not --affine-only)"
+        )
+    if adapt_steps and model is None:
+        raise LtnetError("--adapt-steps needs a model (not --affine-only)")
     paths = [Path(p) for p in inputs]
     names = subject_names(paths)
     mask_paths = pair_masks(paths, [Path(m) for m in masks] if masks else None)
@@ -248,10 +311,12 @@ def segment_files(
     i, n = shard
 
     kinds = ["labels", *(["field"] if save_field else []), *(["warped"] if save_warped else [])]
+    kinds += ["qc"] if save_qc else []
 
     def outputs(k: int) -> dict[str, Path]:
         ext = split_ext(paths[k])[1]
-        return {kind: out_dir / f"{names[k]}_{kind}{ext}" for kind in kinds}
+        files = {kind: out_dir / f"{names[k]}_{kind}{ext}" for kind in kinds}
+        return {**files, "record": out_dir / f"{names[k]}_segment.json"}
 
     mine = range(i, len(paths), n)
     done = [k for k in mine if not overwrite and all(p.exists() for p in outputs(k).values())]
@@ -273,10 +338,41 @@ def segment_files(
         if isinstance(item, LtnetError):
             raise item
         vol, out = item.volume, outputs(item.index)
+        t0 = time.perf_counter()
         dp = predict_field(model, atlas, item.image, amp) if model is not None else None
+        extra: dict = {}
+        if dp is not None and adapt_steps:
+            from ltnet.adapt import adapt
+
+            y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
+            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode)
+            dp = r.dp
+            extra["adapt"] = {
+                "steps": adapt_steps,
+                "mode": adapt_mode,
+                "loss_before": r.loss_before,
+                "loss_after": r.loss_after,
+            }
         seg = to_native(atlas, dp, item.transform, vol, interp, with_extras=save_field or save_warped)
         written.append(save_like(seg.labels, vol, out["labels"], dtype=dtype))
         for kind, data in (("field", seg.field_mm), ("warped", seg.warped)):
             if kind in out and data is not None:
                 written.append(save_like(data, vol, out[kind], dtype=np.float32))
+        if dp is not None:
+            extra["deformation"] = field_metrics(atlas, dp)
+        if save_qc and dp is not None:
+            qc = cycle_error_native(model, atlas, dp, item.transform, vol, amp)
+            written.append(save_like(qc, vol, out["qc"], dtype=np.float32))
+            extra["qc"] = qc_scores(qc, seg.labels, atlas.label_ids)
+        record = {
+            "subject": names[item.index],
+            "image": str(paths[item.index].resolve()),
+            "mask": str(Path(mask_paths[item.index]).resolve()) if mask_paths[item.index] else None,
+            "outputs": {kind: out[kind].name for kind in kinds},
+            "affine_only": model is None,
+            "seconds": round(time.perf_counter() - t0, 3),  # network and transfer, after preparation
+            **extra,
+        }
+        atomic_write_text(out["record"], json.dumps(record, indent=2) + "\n")
+        written.append(out["record"])
     return written

@@ -165,6 +165,25 @@ def _check_resume(saved: TrainConfig, cfg: TrainConfig, path: Path) -> None:
         )
 
 
+def _load_init(path: str | os.PathLike, cfg: TrainConfig, model: nn.Module, disc: nn.Module | None) -> None:
+    """Copy the weights of the checkpoint at ``path`` into ``model`` and ``disc`` (any float dtype)."""
+    state = load_checkpoint(path)
+    saved = checkpoint_config(state, path)
+    if saved.net != cfg.net or saved.variant != cfg.variant:
+        raise LtnetError(
+            f"{path}: cannot start from this model: it is variant {saved.variant} with {saved.net}, "
+            f"this run is variant {cfg.variant} with {cfg.net}"
+        )
+    try:
+        model.load_state_dict(state["model"])
+        if disc is not None and state.get("disc") is not None:
+            disc.load_state_dict(state["disc"])
+    except RuntimeError as e:
+        raise LtnetError(
+            f"{path}: weights do not fit this network ({str(e).splitlines()[0][:200]})"
+        ) from None
+
+
 def _rewrite_log(log_path: Path, last_step: int) -> None:
     """Keep the log lines up to the checkpoint's step: a killed run may have logged beyond it, or
     left a half-written last line."""
@@ -189,6 +208,7 @@ def train(
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     dist: Dist | None = None,
+    init: str | os.PathLike | None = None,
 ) -> Path:
     """Train to ``cfg.steps`` steps, checkpointing to ``run_dir/checkpoint.pt``; return its path.
 
@@ -197,6 +217,9 @@ def train(
     DistributedDataParallel, each process takes ``cfg.batch_size`` images a step (its shard of the
     data order), the logged losses are means over the processes, and rank 0 alone writes; at the
     end ``ranks.json`` records every rank's weight checksum, which DDP keeps equal.
+
+    ``init`` (a run folder or checkpoint file) starts a new run from those weights (fine-tuning):
+    the optimisers and the step start afresh. It is ignored when resuming.
     """
     dist = dist or Dist()
     device = torch.device(device)
@@ -224,8 +247,11 @@ def train(
         start = int(state["step"])
         if dist.is_main:
             _rewrite_log(log_path, start)
-    elif log_path.exists() and dist.is_main:
-        log_path.unlink()  # a log without a checkpoint is from a run that never saved
+    else:
+        if init is not None:
+            _load_init(init, cfg, model, disc)
+        if log_path.exists() and dist.is_main:
+            log_path.unlink()  # a log without a checkpoint is from a run that never saved
     if dist.is_main:
         atomic_write_text(run_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     barrier(dist)  # every rank has read the folder before rank 0 writes into it
@@ -259,7 +285,7 @@ def train(
         if variant.needs_labels
         else None
     )
-    bar = _progress(range(start, cfg.steps), progress and dist.is_main, initial=start, total=cfg.steps)
+    bar = progress_steps(range(start, cfg.steps), progress and dist.is_main, initial=start, total=cfg.steps)
     model.train()
     with open(log_path, "a") if dist.is_main else contextlib.nullcontext() as log:
         for step in bar:
@@ -292,12 +318,13 @@ def train(
     return ckpt_path
 
 
-def _progress(it: range, enabled: bool, **kw: Any):
+def progress_steps(it: range, enabled: bool, desc: str = "train", **kw: Any):
+    """``it`` with a tqdm bar of steps when ``enabled``."""
     if not enabled:
         return it
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc="train", unit="step", dynamic_ncols=True, **kw)
+    return tqdm(it, desc=desc, unit="step", dynamic_ncols=True, **kw)
 
 
 def read_log(run_dir: str | os.PathLike) -> list[dict[str, float]]:

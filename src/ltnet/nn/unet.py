@@ -19,11 +19,13 @@ run faster in that layout on CPU (bench/speed.py measures it).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from monai.networks.blocks import DVF2DDF
 from torch.utils.checkpoint import checkpoint
 
 from ltnet.nn.padding import crop_to, pad_to_multiple
@@ -46,8 +48,11 @@ class VxmUNet(nn.Module):
         in_channels: int = 2,
         half_res: bool = False,
         save_memory: bool = False,
+        integration_steps: int = 0,
     ) -> None:
         super().__init__()
+        if integration_steps < 0:
+            raise ValueError(f"integration_steps must be 0 or more, got {integration_steps}")
         n = len(enc)
         if len(dec) <= n:
             raise ValueError(f"decoder needs more than {n} widths (one per level, then full resolution)")
@@ -72,6 +77,13 @@ class VxmUNet(nn.Module):
         self.flow = nn.Conv3d(prev, 3, 3, padding=1)
         nn.init.normal_(self.flow.weight, std=1e-5)
         nn.init.zeros_(self.flow.bias)
+        # the flow as a stationary velocity field, integrated by scaling and squaring: a
+        # diffeomorphism up to discretisation (VoxelMorph's diffeomorphic option)
+        self.integrate = None
+        if integration_steps:
+            with warnings.catch_warnings():  # MONAI notes that it uses torch's grid_sample: intended
+                warnings.simplefilter("ignore")
+                self.integrate = DVF2DDF(integration_steps, padding_mode="border")
         self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
@@ -99,4 +111,7 @@ class VxmUNet(nn.Module):
         flow = self.flow(y)
         if self.half_res:
             flow = 2 * F.interpolate(flow, scale_factor=2, mode="trilinear", align_corners=True)
-        return crop_to(flow, size)
+        flow = crop_to(flow, size)
+        if self.integrate is not None:
+            flow = self.integrate(flow.contiguous().float())
+        return flow

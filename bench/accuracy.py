@@ -1,0 +1,604 @@
+"""The paper's tables 2-5 on the real brains of ../shared/data, with classical anchors beside them.
+
+    python bench/accuracy.py --profile cpu            # 2 mm working grid, hours on 2 cores
+    python bench/accuracy.py --profile paper          # 1 mm, the paper's settings, for a GPU
+    python bench/accuracy.py --profile cpu --only affine syn jlf   # some rows
+    python bench/accuracy.py --profile cpu --report   # RESULTS.md from the rows done so far
+
+Subjects: the six FreeSurfer subjects and bert (skull-stripped images, FreeSurfer aseg). The atlas
+is chosen by ``ltnet select-atlas`` among the seven; the six others are the test set, scored by
+``ltnet evaluate`` in each subject's native space on the SPEC's 28 structures. Every learned row is
+one ``ltnet train`` and one ``ltnet segment`` command run as a subprocess: the figures measure the
+product. Labels of the unlabelled pool are never read for training.
+
+Every row writes ``bench/out/accuracy/<profile>/rows/<row>.json`` and is skipped when that file
+exists, so the benchmark resumes across sessions; ``bench/RESULTS.md`` (and ``RESULTS.json``) are
+rewritten from the rows present after every row, with the missing rows listed.
+
+Rows: ``affine``; the ablation ladder (``ladder-<variant>-s<seed>``, pool = all seven images,
+transductive, two seeds); ``inductive-s0`` (full LT-Net, two folds: each test subject segmented by
+a model whose pool excludes it); ``curve`` (held-in Dice of the full model against steps, by
+resuming one run); ``syn`` (ANTs SyN from the atlas, labels by ``genericLabel``); ``jlf-<k>``
+(ANTs joint label fusion of k = 2..5 SyN-warped atlases, never the test subject); ``unet``
+(supervised MONAI U-Net, leave-one-out over the labelled subjects, at the working spacing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
+LADDER = ("voxelmorph", "gan", "cycle", "trans", "anat", "trans-anat", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    spacing: float
+    steps: int
+    seeds: tuple[int, ...]
+    device: str
+    half_res: bool
+    curve: tuple[int, ...]  # steps at which the learning curve is scored
+    unet_steps: int
+    syn_spacing: float
+
+
+PROFILES = {
+    "cpu": Profile(2.0, 1500, (0, 1), "cpu", True, (100, 250, 500, 1000, 1500, 2500), 1000, 2.0),
+    "paper": Profile(1.0, 20000, (0, 1), "cuda", False, (1000, 2500, 5000, 10000, 20000), 5000, 1.0),
+}
+
+
+def subjects() -> dict[str, tuple[Path, Path]]:
+    """name -> (skull-stripped image, aseg), native .mgz files."""
+    out = {
+        f"sub-0{i}": (
+            DATA / "brains" / f"sub-0{i}" / "brainmask.mgz",
+            DATA / "brains" / f"sub-0{i}" / "aseg.mgz",
+        )
+        for i in range(1, 7)
+    }
+    out["bert"] = (DATA / "brains" / "bert" / "brain.mgz", DATA / "brains" / "bert" / "aseg.mgz")
+    missing = [str(p) for pair in out.values() for p in pair if not p.exists()]
+    if missing:
+        sys.exit(f"real data not found ({missing[0]}); set LTNET_DATA to the data folder")
+    return out
+
+
+class Bench:
+    def __init__(self, profile: str, root: Path):
+        self.name = profile
+        self.p = PROFILES[profile]
+        self.root = root / profile
+        self.rows = self.root / "rows"
+        self.rows.mkdir(parents=True, exist_ok=True)
+        self.cache = root / "cache"  # prepared scans, shared by every row and profile
+        # file names carry the subject (ltnet names outputs by the file's stem)
+        self.data = self.root / "data"
+        (self.data / "images").mkdir(parents=True, exist_ok=True)
+        (self.data / "labels").mkdir(parents=True, exist_ok=True)
+        self.images, self.labels = {}, {}
+        for name, (img, lab) in subjects().items():
+            for d, src, store in (("images", img, self.images), ("labels", lab, self.labels)):
+                link = self.data / d / f"{name}.mgz"
+                if not link.exists():
+                    link.symlink_to(src)
+                store[name] = link
+
+    # -- helpers -------------------------------------------------------------------------------
+    def ltnet(self, *args: str, log: Path | None = None) -> float:
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "ltnet", *args], capture_output=True, text=True)
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(r.stdout[-20000:] + "\n--- stderr ---\n" + r.stderr[-20000:])
+        if r.returncode != 0:
+            raise RuntimeError(f"ltnet {' '.join(args[:1])} failed:\n{r.stderr[-3000:]}")
+        return time.perf_counter() - t0
+
+    def atlas(self) -> str:
+        f = self.rows / "atlas.json"
+        if not f.exists():
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ltnet",
+                    "select-atlas",
+                    *map(str, self.images.values()),
+                    "--cache",
+                    str(self.cache),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            best = Path(r.stdout.strip().splitlines()[-1]).stem
+            f.write_text(
+                json.dumps({"atlas": best, "scores": r.stderr.strip().splitlines()[-7:]}, indent=2) + "\n"
+            )
+        return json.loads(f.read_text())["atlas"]
+
+    def test_names(self) -> list[str]:
+        a = self.atlas()
+        return [n for n in self.images if n != a]
+
+    def evaluate(self, pred: Path, names: list[str], out: Path) -> dict:
+        self.ltnet(
+            "evaluate",
+            "--pred",
+            str(pred),
+            "--truth",
+            *(str(self.labels[n]) for n in names),
+            "--out",
+            str(out),
+        )
+        return json.loads((out / "dice.json").read_text())
+
+    def seg_seconds(self, pred: Path) -> float:
+        recs = [json.loads(p.read_text()) for p in pred.glob("*_segment.json")]
+        return float(np.mean([r["seconds"] for r in recs])) if recs else float("nan")
+
+    def prep_seconds(self) -> float:
+        f = self.rows / "affine.json"
+        return json.loads(f.read_text())["prep_seconds_per_subject"] if f.exists() else float("nan")
+
+    def write_row(self, row: str, result: dict) -> None:
+        tmp = self.rows / f".{row}.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(tmp, self.rows / f"{row}.json")
+
+    def common(self) -> list[str]:
+        return ["--spacing", str(self.p.spacing), "--cache", str(self.cache), "--quiet"]
+
+    # -- rows ----------------------------------------------------------------------------------
+    def row_affine(self) -> dict:
+        a, names = self.atlas(), self.test_names()
+        out = self.root / "affine"
+        shutil.rmtree(out, ignore_errors=True)
+        # a cold cache of its own: this row's wall time includes preparation (ANTs affine)
+        cold = self.root / "cold-cache"
+        shutil.rmtree(cold, ignore_errors=True)
+        args = [
+            "segment",
+            "--affine-only",
+            "--atlas",
+            str(self.images[a]),
+            "--atlas-labels",
+            str(self.labels[a]),
+        ]
+        args += ["--images", *(str(self.images[n]) for n in names), "--out", str(out / "labels")]
+        wall = self.ltnet(*args, "--spacing", str(self.p.spacing), "--cache", str(cold), "--quiet")
+        shutil.rmtree(cold, ignore_errors=True)
+        ev = self.evaluate(out / "labels", names, out / "scores")
+        transfer = self.seg_seconds(out / "labels")
+        return {
+            "dice": ev,
+            "seconds_per_subject": transfer,
+            "prep_seconds_per_subject": wall / len(names) - transfer,
+            "train_seconds": 0.0,
+        }
+
+    def segment_and_score(
+        self, tag: str, command: list[str], test: list[str] | None = None
+    ) -> tuple[Path, dict]:
+        """Run one segmenting command (``command`` up to its options) on ``test`` (default: the test
+        set) into seg/<tag>, score it with ``ltnet evaluate``; (folder, dice.json)."""
+        test = test or self.test_names()
+        seg = self.root / "seg" / tag
+        shutil.rmtree(seg, ignore_errors=True)
+        images = [str(self.images[n]) for n in test]
+        self.ltnet(
+            *command, "--images", *images, "--out", str(seg), "--device", self.p.device, *self.common()[2:]
+        )
+        return seg, self.evaluate(seg, test, seg / "scores")
+
+    def train_run(
+        self, tag: str, variant: str, seed: int, pool: list[str], steps: int, extra: tuple = ()
+    ) -> Path:
+        """``ltnet train`` of one row into runs/<tag> (resumed, or extended, if it exists)."""
+        a = self.atlas()
+        run = self.root / "runs" / tag
+        args = [
+            "train",
+            "--atlas",
+            str(self.images[a]),
+            "--atlas-labels",
+            str(self.labels[a]),
+            "--variant",
+            variant,
+        ]
+        args += ["--images", *(str(self.images[n]) for n in pool), "--out", str(run), "--steps", str(steps)]
+        args += ["--seed", str(seed), "--device", self.p.device, "--checkpoint-every", "50", *extra]
+        args += ["--half-res"] if self.p.half_res else []
+        args += ["--resume"] if (run / "checkpoint.pt").exists() else []
+        self.ltnet(*args, *self.common(), log=run / "train.log")
+        return run
+
+    def train_and_segment(
+        self,
+        tag: str,
+        variant: str,
+        seed: int,
+        pool: list[str],
+        test: list[str],
+        steps: int,
+        extra: tuple = (),
+    ) -> dict:
+        run = self.train_run(tag, variant, seed, pool, steps, extra)
+        log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
+        seg, ev = self.segment_and_score(
+            f"{tag}-{steps}", ["segment", "--model", str(run), "--save-warped"], test
+        )
+        return {
+            "dice": ev,
+            "seconds_per_subject": self.seg_seconds(seg),
+            "train_seconds": float(sum(r["seconds"] for r in log)),
+            "seconds_per_step": float(np.median([r["seconds"] for r in log])),
+            "steps": steps,
+            "variant": variant,
+            "seed": seed,
+            "pool": pool,
+        }
+
+    def row_ladder(self, variant: str, seed: int) -> dict:
+        pool = list(self.images)  # transductive: all seven images, labels never read
+        return self.train_and_segment(
+            f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
+        )
+
+    def row_inductive(self, seed: int) -> dict:
+        test = self.test_names()
+        folds = [test[::2], test[1::2]]
+        dice: dict = {"subjects": {}}
+        parts = []
+        for k, fold in enumerate(folds):
+            pool = [n for n in self.images if n not in fold]
+            r = self.train_and_segment(f"inductive-s{seed}-fold{k}", "full", seed, pool, fold, self.p.steps)
+            dice["subjects"].update(r["dice"]["subjects"])
+            parts.append(r)
+        merged = self.root / "seg" / f"inductive-s{seed}"
+        shutil.rmtree(merged, ignore_errors=True)
+        (merged).mkdir(parents=True)
+        for k in range(2):
+            for f in (self.root / "seg" / f"inductive-s{seed}-fold{k}-{self.p.steps}").glob("*_labels.mgz"):
+                shutil.copy(f, merged / f.name)
+        ev = self.evaluate(merged, test, merged / "scores")
+        return {
+            "dice": ev,
+            "seconds_per_subject": float(np.mean([p["seconds_per_subject"] for p in parts])),
+            "train_seconds": float(sum(p["train_seconds"] for p in parts)),
+            "folds": [p["pool"] for p in parts],
+            "steps": self.p.steps,
+            "seed": seed,
+        }
+
+    def row_curve(self) -> dict:
+        points = []
+        f = self.rows / "curve.partial.json"
+        if f.exists():
+            points = json.loads(f.read_text())["points"]
+        done = {p["steps"] for p in points}
+        for steps in self.p.curve:
+            if steps in done:
+                continue
+            r = self.train_and_segment(
+                "curve-full-s0", "full", 0, list(self.images), self.test_names(), steps
+            )
+            ladder_run = self.root / "runs" / "ladder-full-s0"
+            if steps == self.p.steps and not ladder_run.exists():
+                # the same run as the ladder's full row (same seed, data order and steps): reuse it
+                shutil.copytree(self.root / "runs" / "curve-full-s0", ladder_run)
+            points.append(
+                {
+                    "steps": steps,
+                    "mean": r["dice"]["summary"]["mean"],
+                    "std": r["dice"]["summary"]["std"],
+                    "train_seconds": r["train_seconds"],
+                }
+            )
+            f.write_text(json.dumps({"points": points}, indent=2) + "\n")
+            write_results(self)
+        return {"points": points}
+
+    # ANTs baselines: pairwise SyN, computed once per (moving, fixed) pair
+    def syn_pair(self, moving: str, fixed: str) -> dict:
+        out = self.root / "syn" / f"{moving}_to_{fixed}"
+        done = out / "done.json"
+        if done.exists():
+            return json.loads(done.read_text())
+        import ants
+
+        from ltnet.io import load_image, load_labels, save_like
+        from ltnet.registration import to_ants
+
+        out.mkdir(parents=True, exist_ok=True)
+        fv, mv, ml = (
+            load_image(self.images[fixed]),
+            load_image(self.images[moving]),
+            load_labels(self.labels[moving]),
+        )
+        f_ants, m_ants = to_ants(fv.data, fv.affine), to_ants(mv.data, mv.affine)
+        sp = (self.p.syn_spacing,) * 3
+        t0 = time.perf_counter()
+        reg = ants.registration(
+            fixed=ants.resample_image(f_ants, sp, use_voxels=False, interp_type=0),
+            moving=ants.resample_image(m_ants, sp, use_voxels=False, interp_type=0),
+            type_of_transform="SyN",
+            outprefix=str(out / "x"),
+        )
+        t_reg = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        lab = ants.apply_transforms(
+            f_ants,
+            to_ants(ml.data.astype(np.float32), ml.affine),
+            reg["fwdtransforms"],
+            interpolator="genericLabel",
+        )
+        t_warp = time.perf_counter() - t0
+        img = ants.apply_transforms(f_ants, m_ants, reg["fwdtransforms"], interpolator="linear")
+        save_like(np.rint(lab.numpy()).astype(np.int32), fv, out / "labels.nii.gz", dtype=np.int16)
+        save_like(img.numpy().astype(np.float32), fv, out / "image.nii.gz", dtype=np.float32)
+        rec = {"register_seconds": t_reg, "warp_seconds": t_warp}
+        done.write_text(json.dumps(rec) + "\n")
+        return rec
+
+    def row_syn(self) -> dict:
+        a, names = self.atlas(), self.test_names()
+        pred = self.root / "syn-labels"
+        pred.mkdir(exist_ok=True)
+        secs = []
+        for n in names:
+            rec = self.syn_pair(a, n)
+            secs.append(rec["register_seconds"] + rec["warp_seconds"])
+            shutil.copy(self.root / "syn" / f"{a}_to_{n}" / "labels.nii.gz", pred / f"{n}_labels.nii.gz")
+        ev = self.evaluate(pred, names, pred / "scores")
+        return {
+            "dice": ev,
+            "seconds_per_subject": float(np.mean(secs)),
+            "train_seconds": 0.0,
+            "syn_spacing": self.p.syn_spacing,
+        }
+
+    def atlases_for(self, target: str, k: int) -> list[str]:
+        """k atlases for a target: the chosen atlas first, then the others in name order."""
+        a = self.atlas()
+        others = [n for n in self.images if n not in (a, target)]
+        return [a, *others][:k]
+
+    def row_jlf(self, k: int) -> dict:
+        import ants
+
+        from ltnet.io import load_image, save_like
+        from ltnet.registration import to_ants
+
+        names = self.test_names()
+        pred = self.root / f"jlf{k}-labels"
+        pred.mkdir(exist_ok=True)
+        secs = []
+        for n in names:
+            atl = self.atlases_for(n, k)
+            regs = [self.syn_pair(m, n) for m in atl]
+            fv = load_image(self.images[n])
+            mask = fv.data > 0
+            idx = np.argwhere(mask)
+            lo, hi = np.maximum(idx.min(0) - 3, 0), np.minimum(idx.max(0) + 4, fv.shape)
+            sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            aff = fv.affine.copy()
+            aff[:3, 3] = fv.affine[:3, :3] @ lo + fv.affine[:3, 3]
+
+            def crop(p: Path, sl=sl, aff=aff):
+                return to_ants(np.asarray(nib.load(p).dataobj)[sl].astype(np.float32), aff)
+
+            t0 = time.perf_counter()
+            fused = ants.joint_label_fusion(
+                to_ants(fv.data[sl].astype(np.float32), aff),
+                to_ants(mask[sl].astype(np.float32), aff),
+                atlas_list=[crop(self.root / "syn" / f"{m}_to_{n}" / "image.nii.gz") for m in atl],
+                label_list=[crop(self.root / "syn" / f"{m}_to_{n}" / "labels.nii.gz") for m in atl],
+                beta=2,
+                rad=2,
+            )
+            t_jlf = time.perf_counter() - t0
+            full = np.zeros(fv.shape, np.int32)
+            full[sl] = np.rint(fused["segmentation"].numpy()).astype(np.int32)
+            save_like(full, fv, pred / f"{n}_labels.nii.gz", dtype=np.int16)
+            secs.append(t_jlf + sum(r["register_seconds"] + r["warp_seconds"] for r in regs))
+        ev = self.evaluate(pred, names, pred / "scores")
+        return {"dice": ev, "seconds_per_subject": float(np.mean(secs)), "train_seconds": 0.0, "atlases": k}
+
+    # -- issue 8: adaptation, diffeomorphic variant, QC; issue 7: DataAug --------------------------
+    def base_run(self) -> Path:
+        run = self.root / "runs" / "ladder-full-s0"
+        if not (self.rows / "ladder-full-s0.json").exists():
+            raise RuntimeError("needs the row ladder-full-s0 first")
+        return run
+
+    def row_adapt(self, mode: str, steps: int) -> dict:
+        command = ["segment", "--model", str(self.base_run()), "--adapt-steps", str(steps), "--adapt", mode]
+        seg, ev = self.segment_and_score(f"adapt-{mode}-{steps}", command)
+        return {
+            "dice": ev,
+            "seconds_per_subject": self.seg_seconds(seg),
+            "train_seconds": self.rows_train("ladder-full-s0"),
+            "adapt": [mode, steps],
+        }
+
+    def rows_train(self, row: str) -> float:
+        return json.loads((self.rows / f"{row}.json").read_text()).get("train_seconds", float("nan"))
+
+    def row_diffeo(self, seed: int) -> dict:
+        r = self.train_and_segment(
+            f"diffeo-s{seed}", "full", seed, list(self.images), self.test_names(), self.p.steps,
+            extra=("--integration-steps", "7"),
+        )  # fmt: skip
+        return {**r, "integration_steps": 7}
+
+    def row_qc(self) -> dict:
+        """How well the cycle-consistency QC score ranks the real Dice: Spearman's rho over the pooled
+        (subject x structure) pairs, with a 95 % bootstrap interval (pairs resampled 2000 times)."""
+        from scipy.stats import spearmanr
+
+        test = self.test_names()
+        seg, ev = self.segment_and_score(
+            "qc", ["segment", "--model", str(self.base_run()), "--save-qc"], test
+        )
+        pairs = []
+        for n in test:
+            sub = ev["subjects"][n]
+            for lab, d in sub["dice"].items():
+                q = sub.get("qc", {}).get("per_structure_mm", {}).get(lab)
+                if d is not None and q is not None:
+                    pairs.append((q, d))
+        arr = np.array(pairs)
+        rho = float(spearmanr(arr[:, 0], arr[:, 1]).statistic)
+        rng = np.random.default_rng(0)
+        boot = [spearmanr(*arr[rng.integers(len(arr), size=len(arr))].T).statistic for _ in range(2000)]
+        subj = [(ev["subjects"][n]["qc"]["mean_mm"], ev["subjects"][n]["mean"]) for n in test]
+        return {
+            "dice": ev,
+            "spearman_rho": rho,
+            "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            "pairs": len(pairs),
+            "subject_level": subj,
+            "seconds_per_subject": self.seg_seconds(seg),
+        }
+
+    def row_dataaug(self) -> dict:
+        """DataAug with the same wall-clock training budget as the full LT-Net row: each stage's
+        step time comes from a tiny run of the same command, and the segmenter gets what the
+        spatial and appearance models (half the LT-Net steps each) leave of the budget."""
+        a = self.atlas()
+        budget = self.rows_train("ladder-full-s0")
+        spatial = self.p.steps // 2
+        base = ["dataaug", "train", "--atlas", str(self.images[a]), "--atlas-labels", str(self.labels[a])]
+        base += ["--images", *map(str, self.images.values()), "--device", self.p.device, *self.common()]
+
+        def train(tag: str, spatial: int, seg_steps: int) -> dict:
+            run = self.root / "runs" / tag
+            shutil.rmtree(run, ignore_errors=True)
+            steps = [
+                "--spatial-steps",
+                str(spatial),
+                "--appearance-steps",
+                str(spatial),
+                "--seg-steps",
+                str(seg_steps),
+            ]
+            self.ltnet(*base, "--out", str(run), *steps, log=run / "train.log")
+            return json.loads((run / "config.json").read_text())["seconds"]
+
+        probe = train("dataaug-probe", 5, 20)
+        per = {k: v / (20 if k == "segmenter" else 5) for k, v in probe.items()}
+        left = budget - spatial * (per["spatial_forward"] + per["spatial_backward"] + per["appearance"])
+        seg_steps = max(100, int(left / per["segmenter"]))
+        seconds = train("dataaug", spatial, seg_steps)
+        model = str(self.root / "runs" / "dataaug")
+        seg, ev = self.segment_and_score("dataaug", ["dataaug", "segment", "--model", model])
+        return {
+            "dice": ev,
+            "seconds_per_subject": self.seg_seconds(seg),
+            "train_seconds": float(sum(seconds.values())),
+            "steps": {"spatial": spatial, "appearance": spatial, "segmenter": seg_steps},
+            "budget_seconds": budget,
+        }
+
+    def row_unet(self) -> dict:
+        from unet_baseline import leave_one_out
+
+        return leave_one_out(self)
+
+
+def row_names(bench: Bench) -> list[str]:
+    """Every row, in the order they run: cheap anchors first, then the learning curve (which also
+    yields ladder-full-s0), the rows built on that model, then the rest of the ladder."""
+    names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)], "curve", "ladder-full-s0", "qc"]
+    names += [f"adapt-field-{n}" for n in (25, 50, 100, 200)] + [f"adapt-weights-{n}" for n in (25, 50)]
+    names += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if (v, s) != ("full", 0)]
+    return [*names, "dataaug", "diffeo-s0", "inductive-s0", "unet"]
+
+
+def run_row(bench: Bench, row: str) -> dict:
+    if row == "affine":
+        return bench.row_affine()
+    if row == "syn":
+        return bench.row_syn()
+    if row.startswith("jlf-"):
+        return bench.row_jlf(int(row.split("-")[1]))
+    if row == "curve":
+        return bench.row_curve()
+    if row.startswith("ladder-"):
+        variant, seed = row[len("ladder-") :].rsplit("-s", 1)
+        return bench.row_ladder(variant, int(seed))
+    if row.startswith("inductive-s"):
+        return bench.row_inductive(int(row.rsplit("-s", 1)[1]))
+    if row == "unet":
+        return bench.row_unet()
+    if row == "dataaug":
+        return bench.row_dataaug()
+    if row.startswith("diffeo-s"):
+        return bench.row_diffeo(int(row.rsplit("-s", 1)[1]))
+    if row == "qc":
+        return bench.row_qc()
+    if row.startswith("adapt-"):
+        _, mode, steps = row.split("-")
+        return bench.row_adapt(mode, int(steps))
+    raise SystemExit(f"unknown row {row}")
+
+
+def write_results(bench: Bench) -> None:
+    from results_md import render
+
+    rows = {
+        p.stem: json.loads(p.read_text())
+        for p in sorted(bench.rows.glob("*.json"))
+        if not p.name.startswith(".")
+    }
+    text, data = render(bench, rows, row_names(bench))
+    out = REPO / "bench" / ("RESULTS.md" if bench.name == "cpu" else f"RESULTS-{bench.name}.md")
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", choices=list(PROFILES), default="cpu")
+    ap.add_argument("--only", nargs="+", help="rows to run (default: all, in order)")
+    ap.add_argument("--report", action="store_true", help="only rewrite RESULTS.md from the rows done")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "accuracy")
+    args = ap.parse_args()
+    os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", str(os.cpu_count() or 1))
+    sys.path.insert(0, str(Path(__file__).parent))
+    bench = Bench(args.profile, args.out)
+    if not args.report:
+        print(f"profile {args.profile}: {asdict(bench.p)}; atlas {bench.atlas()}", flush=True)
+        for row in args.only or row_names(bench):
+            if (bench.rows / f"{row}.json").exists():
+                print(f"{row}: done", flush=True)
+                continue
+            t0 = time.perf_counter()
+            print(f"{row}: running ...", flush=True)
+            result = run_row(bench, row)
+            result["row"], result["wall_seconds"] = row, time.perf_counter() - t0
+            result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+            bench.write_row(row, result)
+            print(f"{row}: done in {result['wall_seconds']:.0f} s", flush=True)
+            write_results(bench)
+    write_results(bench)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

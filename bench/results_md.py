@@ -1,0 +1,261 @@
+"""RESULTS.md from the rows ``bench/accuracy.py`` has measured so far (a pure function of them)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+LADDER = ("voxelmorph", "gan", "cycle", "trans", "anat", "trans-anat", "full")
+LADDER_NAMES = {
+    "voxelmorph": "VoxelMorph (L_sim + L_smooth)",
+    "gan": "+ L_GAN",
+    "cycle": "+ backward path, L_cyc (paper's baseline)",
+    "trans": "cycle + L_trans",
+    "anat": "cycle + L_anat",
+    "trans-anat": "cycle + L_trans + L_anat",
+    "full": "+ L_diff: LT-Net",
+}
+# Paper, CANDI, mean Dice (%): tables 2-4 and the text (VoxelMorph 76.0, DataAug 80.4, LT-Net 82.3)
+PAPER = {"voxelmorph": 76.0, "cycle": 80.4, "trans": 81.1, "anat": 81.6, "trans-anat": 81.8, "full": 82.3}
+
+
+def _f(v, d=3):
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{d}f}"
+
+
+def _subject_means(row: dict) -> dict[str, float]:
+    return {k: v["mean"] for k, v in row["dice"]["subjects"].items()}
+
+
+def _time(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min" if s >= 120 else f"{s:.0f} s"
+
+
+def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
+    p = bench.p
+    atlas = rows.get("atlas", {}).get("atlas", "?")
+    prep = rows.get("affine", {}).get("prep_seconds_per_subject")
+    lines = [
+        "# ltnet accuracy benchmark",
+        "",
+        f"Written by `python bench/accuracy.py --profile {bench.name}` on {time.strftime('%Y-%m-%d %H:%M')}, "
+        "from the rows measured so far (each row is a file under "
+        f"`bench/out/accuracy/{bench.name}/rows/`; rerunning the script runs only the missing rows).",
+        "",
+        f"- Profile `{bench.name}`: {asdict(p)}.",
+        f"- Atlas (`ltnet select-atlas` among the seven): **{atlas}**. Test set: the six others, scored by "
+        "`ltnet evaluate` in each subject's native space on the SPEC's 28 structures (Dice as a fraction).",
+        "- Learned rows: one `ltnet train` and one `ltnet segment` each; pool = all seven images "
+        "(transductive, labels never read) unless stated; same working box, spacing, steps and seeds.",
+        "- Seconds per subject: network and label transfer, preparation excluded; with preparation adds "
+        f"the ANTs affine measured on a cold cache in the affine row ({_f(prep, 1)} s per subject).",
+        "",
+        "## All rows",
+        "",
+        "| row | mean (std) | min | max | s / subject | s / subject with prep | training |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    data: dict = {"profile": bench.name, "settings": asdict(p), "atlas": atlas, "rows": {}}
+    missing = []
+    for name in order:
+        r = rows.get(name)
+        if r is None or "dice" not in r:
+            if name != "curve":
+                missing.append(name)
+            continue
+        s = r["dice"]["summary"]
+        sec = r.get("seconds_per_subject")
+        with_prep = (
+            sec + prep
+            if name not in ("syn",) and not name.startswith("jlf") and sec is not None and prep
+            else sec
+        )
+        lines.append(
+            f"| {name} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} | {_f(sec, 1)} | "
+            f"{_f(with_prep, 1)} | {_time(r.get('train_seconds'))} |"
+        )
+        data["rows"][name] = {
+            "summary": s,
+            "subjects": _subject_means(r),
+            "seconds_per_subject": sec,
+            "seconds_per_subject_with_prep": with_prep,
+            "train_seconds": r.get("train_seconds"),
+        }
+    if missing:
+        lines += ["", "Not yet run: " + ", ".join(f"`{m}`" for m in missing) + "."]
+
+    # the ladder, with paired per-subject differences from the row above (over subjects x seeds)
+    ladder = {v: [rows[f"ladder-{v}-s{s}"] for s in p.seeds if f"ladder-{v}-s{s}" in rows] for v in LADDER}
+    if any(ladder.values()):
+        lines += [
+            "",
+            "## The ablation ladder (paper tables 2-4)",
+            "",
+            "Mean Dice over the seeds run; Δ: paired difference from the row above, per subject and seed, "
+            "mean (std) over the pairs, and how many pairs improved.",
+            "",
+            "| variant | seeds | mean Dice | Δ vs row above | improved | paper (CANDI, %) |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        prev = None
+        for v in LADDER:
+            rs = ladder[v]
+            if not rs:
+                lines.append(f"| {LADDER_NAMES[v]} | 0 | - | - | - | {PAPER.get(v, '-')} |")
+                prev = None
+                continue
+            mean = float(np.mean([r["dice"]["summary"]["mean"] for r in rs]))
+            delta, improved = "-", "-"
+            if prev is not None:
+                diffs = []
+                for s in p.seeds:
+                    a, b = rows.get(f"ladder-{prev}-s{s}"), rows.get(f"ladder-{v}-s{s}")
+                    if a and b:
+                        ma, mb = _subject_means(a), _subject_means(b)
+                        diffs += [mb[k] - ma[k] for k in mb if k in ma]
+                if diffs:
+                    d = np.array(diffs)
+                    delta = f"{d.mean():+.3f} ({d.std():.3f})"
+                    improved = f"{int((d > 0).sum())}/{d.size}"
+            lines.append(
+                f"| {LADDER_NAMES[v]} | {len(rs)} | {_f(mean)} | {delta} | {improved} | {PAPER.get(v, '-')} |"
+            )
+            prev = v
+
+    curve = rows.get("curve") or {}
+    points = curve.get("points") or []
+    if points:
+        lines += [
+            "",
+            "## Learning curve (full LT-Net, seed 0, held-in Dice of the six test subjects)",
+            "",
+            "| steps | mean Dice (std) | training time |",
+            "| --- | --- | --- |",
+        ]
+        for pt in sorted(points, key=lambda q: q["steps"]):
+            lines.append(
+                f"| {pt['steps']} | {_f(pt['mean'])} ({_f(pt['std'])}) | {_time(pt['train_seconds'])} |"
+            )
+
+    # per structure, left and right merged (paper table 5)
+    chosen = [("affine", "affine")]
+    chosen += [(f"ladder-voxelmorph-s{p.seeds[0]}", "VoxelMorph"), (f"ladder-full-s{p.seeds[0]}", "LT-Net")]
+    chosen += [("syn", "ANTs SyN")]
+    jlf = [n for n in rows if n.startswith("jlf-") and "dice" in rows[n]]
+    if jlf:
+        best = max(jlf, key=lambda n: rows[n]["dice"]["summary"]["mean"])
+        chosen.append((best, f"JLF ({best.split('-')[1]} atlases)"))
+    chosen = [(k, label) for k, label in chosen if k in rows and "dice" in rows[k]]
+    if chosen:
+        structures = list(rows[chosen[0][0]]["dice"]["merged"])
+        lines += [
+            "",
+            "## Per structure (left and right merged; mean Dice over the six subjects)",
+            "",
+            "| structure | " + " | ".join(label for _, label in chosen) + " |",
+            "| --- |" + " --- |" * len(chosen),
+        ]
+        for st in structures:
+            cells = [_f(rows[k]["dice"]["merged"].get(st, {}).get("mean")) for k, _ in chosen]
+            lines.append(f"| {st} | " + " | ".join(cells) + " |")
+    lines += _extras(rows, p)
+    return "\n".join(lines) + "\n", data
+
+
+def _folding(row: dict) -> float | None:
+    v = [s.get("deformation", {}).get("folding_percent") for s in row["dice"]["subjects"].values()]
+    v = [x for x in v if x is not None]
+    return float(np.mean(v)) if v else None
+
+
+def _mean(rows: dict, name: str) -> float | None:
+    r = rows.get(name)
+    return r["dice"]["summary"]["mean"] if r and "dice" in r else None
+
+
+def _extras(rows: dict, p) -> list[str]:
+    out: list[str] = []
+    qc = rows.get("qc")
+    if qc and "spearman_rho" in qc:
+        out += [
+            "",
+            "## Quality control from the cycle (`segment --save-qc`)",
+            "",
+            f"Spearman's rho between a structure's mean cycle error (mm) and its real Dice, pooled over "
+            f"{qc['pairs']} (subject x structure) pairs of the full model: **{qc['spearman_rho']:+.3f}** "
+            f"(95 % bootstrap interval {qc['ci95'][0]:+.3f} to {qc['ci95'][1]:+.3f}). Negative: a larger "
+            "error goes with a lower Dice.",
+        ]
+    adapt = sorted(
+        (n for n in rows if n.startswith("adapt-") and "dice" in rows[n]),
+        key=lambda n: (n.split("-")[1], int(n.split("-")[2])),
+    )
+    if adapt:
+        base = _mean(rows, f"ladder-full-s{p.seeds[0]}")
+        syn = rows.get("syn")
+        out += [
+            "",
+            "## Test-time adaptation (`segment --adapt-steps N`) of the full model",
+            "",
+            "| mode | N | mean Dice | s / subject |",
+            "| --- | --- | --- | --- |",
+        ]
+
+        def secs(name: str) -> str:
+            return _f(rows[name].get("seconds_per_subject"), 1)
+
+        if base is not None:
+            out.append(f"| none | 0 | {_f(base)} | {secs(f'ladder-full-s{p.seeds[0]}')} |")
+        for n in adapt:
+            _, mode, steps = n.split("-")
+            out.append(f"| {mode} | {steps} | {_f(_mean(rows, n))} | {secs(n)} |")
+        if syn and "dice" in syn:
+            out.append(f"| ANTs SyN (for scale) | - | {_f(_mean(rows, 'syn'))} | {secs('syn')} |")
+    if "diffeo-s0" in rows and "dice" in rows["diffeo-s0"]:
+        full = rows.get(f"ladder-full-s{p.seeds[0]}")
+        out += [
+            "",
+            "## Diffeomorphic option (`train --integration-steps 7`)",
+            "",
+            "| model | mean Dice | folding (% det <= 0, mean over subjects) |",
+            "| --- | --- | --- |",
+        ]
+        if full and "dice" in full:
+            plain = _mean(rows, f"ladder-full-s{p.seeds[0]}")
+            out.append(f"| full, plain displacement | {_f(plain)} | {_f(_folding(full), 4)} |")
+        diffeo = rows["diffeo-s0"]
+        d_mean, d_fold = _f(_mean(rows, "diffeo-s0")), _f(_folding(diffeo), 4)
+        out.append(f"| full, 7 scaling-and-squaring steps | {d_mean} | {d_fold} |")
+    # the paper's claims, each checked against what was measured
+    claims = [
+        ("LT-Net beats VoxelMorph", f"ladder-full-s{p.seeds[0]}", f"ladder-voxelmorph-s{p.seeds[0]}"),
+        ("LT-Net beats DataAug", f"ladder-full-s{p.seeds[0]}", "dataaug"),
+        ("DataAug beats VoxelMorph", "dataaug", f"ladder-voxelmorph-s{p.seeds[0]}"),
+        (
+            "the cycle baseline beats VoxelMorph",
+            f"ladder-cycle-s{p.seeds[0]}",
+            f"ladder-voxelmorph-s{p.seeds[0]}",
+        ),
+        ("LT-Net beats the cycle baseline", f"ladder-full-s{p.seeds[0]}", f"ladder-cycle-s{p.seeds[0]}"),
+        ("LT-Net beats single-atlas SyN", f"ladder-full-s{p.seeds[0]}", "syn"),
+        ("LT-Net beats the best multi-atlas fusion", f"ladder-full-s{p.seeds[0]}", "jlf-5"),
+    ]
+    checked = [(c, _mean(rows, a), _mean(rows, b)) for c, a, b in claims]
+    checked = [(c, a, b) for c, a, b in checked if a is not None and b is not None]
+    unet = _mean(rows, "unet")
+    full = _mean(rows, f"ladder-full-s{p.seeds[0]}")
+    if checked or (unet and full):
+        out += ["", "## The paper's claims on this data (seed 0)", ""]
+        for c, a, b in checked:
+            out.append(f"- {c}: {_f(a)} against {_f(b)}: **{'holds' if a > b else 'does not hold'}**.")
+        if unet and full:
+            out.append(
+                f"- LT-Net reaches 95 % of the supervised upper bound: {full / unet * 100:.1f} % "
+                f"({_f(full)} / {_f(unet)}): **{'holds' if full >= 0.95 * unet else 'does not hold'}**."
+            )
+    return out

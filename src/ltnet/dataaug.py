@@ -1,0 +1,321 @@
+"""DataAug (Zhao et al., CVPR 2019): one-shot segmentation by learned transformation augmentation.
+
+The paper's other one-shot baseline, after the public ``brainstorm`` code:
+
+1. spatial models: G_F, atlas to image (ltnet's ``voxelmorph`` variant, trained by
+   :func:`ltnet.train.train`), and G_B, image to atlas (the same network and losses with the roles
+   swapped), which brings each image into the atlas's space;
+2. an appearance model A(x, y o dpB) -> psi (B, 1, D, H, W): the additive intensity change that
+   turns the atlas into the back-warped image, trained with ``mean((x + psi - y o dpB)^2) +
+   lambda_a mean |grad psi|^2``;
+3. synthesis: the atlas and its labels moved by the spatial transform of one random image, with
+   the appearance change of another (independently drawn): ``((x + psi_j) o dp_i, x_s o dp_i)``;
+4. a segmenter trained on synthesised examples (and the atlas itself): by default a 2D U-Net over
+   axial slices (brainstorm's ``n_seg_dims = 2``), from MONAI's ``UNet``; ``seg_dims=3`` for 3D.
+
+New images are then segmented directly, without registration, on the working grid, and the
+labels are carried back to each scan's own grid like ``ltnet segment``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ltnet import losses
+from ltnet.adapt import pair_loss
+from ltnet.atlas import Atlas
+from ltnet.checkpoint import load_checkpoint, save_checkpoint
+from ltnet.config import TrainConfig
+from ltnet.errors import LtnetError
+from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
+from ltnet.nn import SpatialTransformer, VxmUNet
+from ltnet.prepare import PrepConfig
+from ltnet.segment import transfer_labels
+from ltnet.train import TrainData, progress_steps, train
+
+MODEL_NAME = "dataaug.pt"
+
+
+@dataclass(frozen=True)
+class DataAugConfig:
+    """Everything that decides a DataAug run. Saved in its checkpoint."""
+
+    spatial_steps: int = 1000  # each of G_F and G_B
+    appearance_steps: int = 1000
+    seg_steps: int = 2000
+    seg_dims: int = 2  # 2: U-Net over axial slices (brainstorm's default); 3: a 3D U-Net
+    slices_per_step: int = 8  # 2D: slices of one synthesised volume per step
+    lr: float = 2e-4
+    seg_lr: float = 1e-3
+    lambda_appearance: float = 0.02  # smoothness of the appearance change
+    atlas_fraction: float = 0.1  # share of segmenter steps that see the atlas itself, unchanged
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataAugConfig:
+        return cls(**d)
+
+
+def appearance_net() -> nn.Module:
+    """A(x, y_back) -> psi: (B, 2, D, H, W) -> (B, 1, D, H, W), a small MONAI 3D U-Net."""
+    from monai.networks.nets import UNet
+
+    return UNet(3, 2, 1, (16, 32, 32, 32), (2, 2, 2), num_res_units=0)
+
+
+def segmenter(num_classes: int, dims: int) -> nn.Module:
+    """The segmentation U-Net (MONAI ``UNet``), 1 channel in, ``num_classes`` logits out."""
+    from monai.networks.nets import UNet
+
+    if dims not in (2, 3):
+        raise LtnetError(f"segmenter dimensions must be 2 or 3, got {dims}")
+    return UNet(dims, 1, num_classes, (32, 64, 128, 256), (2, 2, 2), num_res_units=2)
+
+
+def synthesise(
+    x: torch.Tensor, labels: torch.Tensor, label_ids: Sequence[int], dp: torch.Tensor, psi: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One labelled example: ``((x + psi) o dp, labels o dp)``.
+
+    x, psi: (1, 1, D, H, W); labels: atlas ids (D, H, W); dp: (1, 3, D, H, W) voxels. Returns the
+    image (1, 1, D, H, W) and its ids (D, H, W), both moved by the same field (labels by one-hot
+    trilinear interpolation and argmax)."""
+    warp = SpatialTransformer("bilinear")
+    return warp(x + psi, dp), transfer_labels(labels, label_ids, dp)
+
+
+def _pad16(t: torch.Tensor, dims: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    size = tuple(t.shape[-dims:])
+    pad = [(-s) % 8 for s in size]
+    flat = [p for q in reversed(pad) for p in (0, q)]
+    return F.pad(t, flat), size
+
+
+def _crop(t: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    return t[(..., *(slice(0, s) for s in size))]
+
+
+def segment_volume(net: nn.Module, image: torch.Tensor, dims: int) -> torch.Tensor:
+    """Class logits' argmax (D, H, W) of an image (1, 1, D, H, W): slice by slice along the last
+    axis (axial on ltnet's RAS grid) for a 2D net, whole for a 3D one."""
+    net.eval()
+    with torch.inference_mode():
+        if dims == 3:
+            padded, size = _pad16(image, 3)
+            return _crop(net(padded), size)[0].argmax(0)
+        slices = image[0, 0].permute(2, 0, 1)[:, None]  # (W, 1, D, H)
+        out = []
+        for chunk in slices.split(16):
+            padded, size = _pad16(chunk, 2)
+            out.append(_crop(net(padded), size).argmax(1))
+        return torch.cat(out).permute(1, 2, 0)
+
+
+def train_dataaug(
+    cfg: DataAugConfig,
+    data: TrainData,
+    run_dir: str | os.PathLike,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Train the spatial, appearance and segmentation models; write ``run_dir/dataaug.pt``."""
+    device = torch.device(device)
+    run_dir = ensure_writable_dir(run_dir)
+    if (run_dir / MODEL_NAME).exists():
+        raise LtnetError(f"{run_dir}: already holds a DataAug model; choose another --out")
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    atlas = data.atlas
+    x = atlas.image_tensor(device)
+    ys = torch.from_numpy(data.images)[:, None].to(device)  # (N, 1, D, H, W)
+    n = ys.shape[0]
+    times: dict[str, float] = {}
+
+    # 1. G_F: the product's own voxelmorph training, in a run folder of its own
+    t0 = time.perf_counter()
+    spatial = TrainConfig(variant="voxelmorph", steps=cfg.spatial_steps, seed=cfg.seed, lr=cfg.lr)
+    spatial = replace(spatial, checkpoint_every=max(1, cfg.spatial_steps))
+    fwd_state = load_checkpoint(train(spatial, data, run_dir / "spatial", device=device, progress=progress))
+    g_f = VxmUNet(spatial.net.enc, spatial.net.dec).to(device)
+    g_f.load_state_dict({k[len("g_f.") :]: v for k, v in fwd_state["model"].items() if k.startswith("g_f.")})
+    times["spatial_forward"] = time.perf_counter() - t0
+
+    # 2. G_B: image to atlas, the same network and losses with the roles swapped
+    t0 = time.perf_counter()
+    g_b = VxmUNet(spatial.net.enc, spatial.net.dec).to(device)
+    opt = torch.optim.Adam(g_b.parameters(), lr=cfg.lr, betas=spatial.betas)
+    warp = SpatialTransformer("bilinear")
+    for _ in progress_steps(range(cfg.spatial_steps), progress, "backward"):
+        y = ys[rng.integers(n)][None]
+        loss = pair_loss(y, x, g_b(y, x), warp, spatial.lncc_kernel, spatial.lambda_reg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    times["spatial_backward"] = time.perf_counter() - t0
+
+    # 3. appearance: psi = A(x, y o dpB), so that x + psi matches the back-warped image
+    t0 = time.perf_counter()
+    g_b.eval()
+    with torch.no_grad():
+        backs = torch.cat([warp(ys[i : i + 1], g_b(ys[i : i + 1], x)) for i in range(n)])
+    app = appearance_net().to(device)
+    opt = torch.optim.Adam(app.parameters(), lr=cfg.lr)
+    for _ in progress_steps(range(cfg.appearance_steps), progress, "appearance"):
+        yb = backs[rng.integers(n)][None]
+        psi = _crop(app(_pad16(torch.cat([x, yb], 1), 3)[0]), x.shape[2:])
+        loss = ((x + psi - yb) ** 2).mean() + cfg.lambda_appearance * losses.gradient_loss(psi)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    times["appearance"] = time.perf_counter() - t0
+
+    # 4. the segmenter, on examples synthesised on the fly from independent (spatial, appearance) draws
+    t0 = time.perf_counter()
+    g_f.eval()
+    app.eval()
+    with torch.no_grad():
+        fields = torch.cat([g_f(x, ys[i : i + 1]) for i in range(n)])
+        psis = torch.cat(
+            [_crop(app(_pad16(torch.cat([x, backs[i : i + 1]], 1), 3)[0]), x.shape[2:]) for i in range(n)]
+        )
+    del backs
+    labels = torch.from_numpy(atlas.labels).to(device)
+    lut = torch.zeros(int(max(atlas.label_ids)) + 1, dtype=torch.long, device=device)
+    lut[torch.tensor(atlas.label_ids, device=device)] = torch.arange(len(atlas.label_ids), device=device)
+    seg = segmenter(len(atlas.label_ids), cfg.seg_dims).to(device)
+    opt = torch.optim.Adam(seg.parameters(), lr=cfg.seg_lr)
+    from monai.losses import DiceCELoss
+
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
+    log = []
+    for step in progress_steps(range(cfg.seg_steps), progress, "segmenter"):
+        with torch.no_grad():
+            if rng.random() < cfg.atlas_fraction:
+                img, lab = x, labels
+            else:
+                img, lab = synthesise(
+                    x, labels, atlas.label_ids, fields[rng.integers(n)][None], psis[rng.integers(n)][None]
+                )
+        target = lut[lab][None, None]  # (1, 1, D, H, W) class indices
+        if cfg.seg_dims == 2:
+            # slices that hold some label: the others teach only background
+            k = torch.nonzero(lab.flatten(0, 1).any(0)).flatten()
+            pick = k[torch.from_numpy(rng.integers(len(k), size=cfg.slices_per_step)).to(device)]
+            inp = img[0, 0][..., pick].permute(2, 0, 1)[:, None]
+            tgt = target[0, 0][..., pick].permute(2, 0, 1)[:, None]
+            inp, size = _pad16(inp, 2)
+            logits = _crop(seg(inp), size)
+        else:
+            padded, size = _pad16(img, 3)
+            logits, tgt = _crop(seg(padded), size), target
+        loss = loss_fn(logits, tgt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        log.append({"step": step + 1, "seg": float(loss)})
+    times["segmenter"] = time.perf_counter() - t0
+
+    path = save_checkpoint(
+        run_dir / MODEL_NAME,
+        {
+            "config": asdict(cfg),
+            "step": cfg.seg_steps,
+            "model": seg.state_dict(),
+            "g_b": g_b.state_dict(),
+            "appearance": app.state_dict(),
+            "atlas": atlas.to_state(),
+            "prep": data.prep.to_dict(),
+            "seconds": times,
+        },
+    )
+    atomic_write_text(run_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+    atomic_write_text(run_dir / "config.json", json.dumps({**asdict(cfg), "seconds": times}, indent=2) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class DataAugModel:
+    config: DataAugConfig
+    net: nn.Module
+    atlas: Atlas
+    prep: PrepConfig
+
+
+def load_dataaug(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> DataAugModel:
+    p = Path(run_dir)
+    state = load_checkpoint(p / MODEL_NAME if p.is_dir() else p)
+    try:
+        cfg = DataAugConfig.from_dict(state["config"])
+        atlas = Atlas.from_state(state["atlas"])
+        net = segmenter(len(atlas.label_ids), cfg.seg_dims)
+        net.load_state_dict(state["model"])
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise LtnetError(
+            f"{run_dir}: not a DataAug model ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
+        ) from None
+    return DataAugModel(cfg, net.to(device).eval(), atlas, PrepConfig.from_dict(state["prep"]))
+
+
+def segment_dataaug(
+    model: DataAugModel,
+    inputs: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    cache=None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Segment each input with the segmenter on the working grid; write ``<subject>_labels<ext>``
+    (and a ``_segment.json`` record) on the input's own grid, like ``ltnet segment``."""
+    from ltnet.io import load_image, save_like, subject_names
+    from ltnet.io.image import label_dtype
+    from ltnet.io.naming import split_ext
+    from ltnet.io.resample import resample_labels
+    from ltnet.prepare import to_working_grid
+
+    paths = [Path(p) for p in inputs]
+    names = subject_names(paths)
+    out_dir = ensure_writable_dir(out_dir)
+    atlas = model.atlas
+    ids = np.asarray(atlas.label_ids)
+    device = next(model.net.parameters()).device
+    written = []
+    items = list(zip(paths, names, strict=True))
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="segment", unit="scan", dynamic_ncols=True)
+    for path, name in items:
+        target = out_dir / f"{name}_labels{split_ext(path)[1]}"
+        record = out_dir / f"{name}_segment.json"
+        if target.exists() and record.exists() and not overwrite:
+            written += [target, record]
+            continue
+        vol = load_image(path)
+        prepared = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, model.prep, cache)
+        t0 = time.perf_counter()
+        img = torch.from_numpy(np.ascontiguousarray(prepared.image, dtype=np.float32))[None, None].to(device)
+        on_grid = ids[segment_volume(model.net, img, model.config.seg_dims).cpu().numpy()].astype(np.int32)
+        native = resample_labels(
+            on_grid, atlas.affine, vol.affine, vol.shape, np.linalg.inv(prepared.transform)
+        )
+        written.append(save_like(native, vol, target, dtype=label_dtype(ids)))
+        rec = {
+            "subject": name,
+            "image": str(path.resolve()),
+            "outputs": {"labels": target.name},
+            "method": "dataaug",
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        atomic_write_text(record, json.dumps(rec, indent=2) + "\n")
+        written.append(record)
+    return written

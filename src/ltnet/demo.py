@@ -1,0 +1,143 @@
+"""``ltnet demo``: the main job end to end on the bundled synthetic brains, in a few minutes.
+
+The bundled data (``ltnet/data/demo``, see its NOTICE.md) are 20 synthetic T1 images with their
+label maps, on one 3 mm grid: real anatomy from SynthSeg's label maps, synthetic intensities
+(:mod:`ltnet.synth`). The demo holds out the last two subjects, picks the atlas among the others
+with ``select-atlas``, and runs the commands a user would run:
+
+1. ``segment --affine-only``: the lower bound (the data are already affinely aligned, so this is
+   the atlas's labels as they are);
+2. ``segment`` with the shipped model (pre-trained on the same pool by
+   ``scripts/pretrain_demo_model.py``), where there is one;
+3. ``train`` (full LT-Net, starting from the shipped model when there is one) on the unlabelled
+   pool, then ``segment`` and ``evaluate`` the held-out subjects;
+4. ``report``: one HTML page with the loss curves, the Dice of every stage and the labels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltnet.errors import LtnetError
+
+DEMO_DIR = Path(__file__).parent / "data" / "demo"
+MODEL_NAME = "model.pt"
+HELD_OUT = 2
+OUTPUTS = ("run", "labels", "labels_affine", "labels_shipped", "scores", "scores_affine", "scores_shipped")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    report: Path
+    dice: float  # mean over held-out subjects after the demo's training
+    dice_affine: float
+    dice_shipped: float | None  # the shipped model before the demo's training, if there is one
+    seconds: float
+
+
+def demo_data(root: Path = DEMO_DIR) -> tuple[list[Path], list[Path]]:
+    """The bundled (images, labels), paired by file name."""
+    images = sorted((root / "images").glob("*.nii.gz"))
+    labels = [root / "labels" / p.name for p in images]
+    if len(images) < HELD_OUT + 2 or not all(p.exists() for p in labels):
+        raise LtnetError(f"{root}: bundled demo data missing or incomplete (reinstall ltnet)")
+    return images, labels
+
+
+def _run(argv: list[str]) -> None:
+    from ltnet.cli import main
+
+    code = main(argv)
+    if code != 0:
+        raise LtnetError(f"'ltnet {' '.join(argv[:1])}' failed (exit {code}); see the message above")
+
+
+def run_demo(
+    out: str | os.PathLike,
+    steps: int,
+    device: str = "cpu",
+    quiet: bool = False,
+    overwrite: bool = False,
+    use_shipped: bool = True,
+) -> DemoResult:
+    from ltnet.atlas import select_atlas
+    from ltnet.report import build_report, read_scores
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    existing = [out / d for d in OUTPUTS if (out / d).exists()]
+    if existing and not overwrite:
+        raise LtnetError(
+            f"{out}: holds an earlier demo; pass --overwrite to run it again, or choose another --out"
+        )
+    for d in existing:
+        shutil.rmtree(d)
+    out.mkdir(parents=True, exist_ok=True)
+
+    images, labels = demo_data()
+    pool, test = images[:-HELD_OUT], images[-HELD_OUT:]
+    test_truth = labels[-HELD_OUT:]
+    say = (lambda *a: None) if quiet else (lambda *a: print("ltnet demo:", *a, file=sys.stderr))
+    atlas, _ = select_atlas(pool)
+    atlas_labels = labels[images.index(atlas)]
+    held = ", ".join(p.name for p in test)
+    say(f"atlas {atlas.name} (select-atlas among {len(pool)} images); held out: {held}")
+    q = ["--quiet"] if quiet else []
+    common = ["--prealigned", "--no-cache", "--device", device]
+
+    def segment_and_score(model_args: list[str], name: str) -> float:
+        labels_dir, scores_dir = str(out / f"labels{name}"), str(out / f"scores{name}")
+        _run(["segment", *model_args, "--images", *map(str, test), "--out", labels_dir, *common, *q])
+        _run(["evaluate", "--pred", labels_dir, "--truth", *map(str, test_truth), "--out", scores_dir])
+        return float(read_scores(scores_dir)["summary"]["mean"])
+
+    atlas_args = ["--atlas", str(atlas), "--atlas-labels", str(atlas_labels)]
+    say("affine only ...")
+    dice_affine = segment_and_score(["--affine-only", *atlas_args], "_affine")
+    shipped = DEMO_DIR / MODEL_NAME
+    dice_shipped = None
+    init: list[str] = []
+    if use_shipped and shipped.exists():
+        say("the shipped model, before this demo's training ...")
+        dice_shipped = segment_and_score(["--model", str(shipped)], "_shipped")
+        init = ["--init", str(shipped)]
+    say(f"training the full LT-Net for {steps} steps on {len(pool)} unlabelled images ...")
+    run = [
+        "train",
+        *atlas_args,
+        "--images",
+        *map(str, pool),
+        "--out",
+        str(out / "run"),
+        "--steps",
+        str(steps),
+    ]
+    _run([*run, "--checkpoint-every", str(max(1, steps)), *init, *common, *q])
+    dice = segment_and_score(["--model", str(out / "run")], "")
+    scores = {"LT-Net (this demo)": out / "scores"}
+    if dice_shipped is not None:
+        scores["shipped model (before)"] = out / "scores_shipped"
+    scores["affine only"] = out / "scores_affine"
+    seconds = time.perf_counter() - t0
+    notes = [
+        f"Bundled demo: {len(pool)} unlabelled synthetic T1 images (real anatomy from SynthSeg's label maps, "
+        f"synthetic intensities) on a 3 mm grid; atlas {atlas.name}; held-out test subjects "
+        f"{', '.join(p.name for p in test)}; {steps} training steps"
+        + (" starting from the shipped model" if init else " from scratch")
+        + f"; {seconds:.0f} s in all."
+    ]
+    report = build_report(
+        out / "run",
+        out / "report.html",
+        labels_dir=out / "labels",
+        truth=test_truth,
+        scores=scores,
+        title="ltnet demo",
+        notes=notes,
+    )
+    return DemoResult(report, dice, dice_affine, dice_shipped, time.perf_counter() - t0)

@@ -1,0 +1,92 @@
+"""DataAug: synthesised labels move exactly with their image; zero appearance change gives the
+warped atlas; train and segment work from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from ltnet.cli import main
+from ltnet.dataaug import segment_volume, segmenter, synthesise
+from ltnet.nn import SpatialTransformer
+from tests.conftest import atlas_args, textured
+
+
+def blocks(shape=(12, 12, 12)) -> torch.Tensor:
+    lab = torch.zeros(shape, dtype=torch.long)
+    lab[2:6, 3:9, 4:10] = 2
+    lab[6:10, 3:9, 4:10] = 41
+    return lab
+
+
+def test_synthesised_labels_move_exactly_with_the_image():
+    x = textured((1, 1, 12, 12, 12))
+    lab = blocks()
+    dp = torch.zeros(1, 3, 12, 12, 12)
+    dp[:, 0] = 1.0  # read one voxel further along the first axis
+    psi = 0.1 * textured((1, 1, 12, 12, 12), seed=3)
+    img, out = synthesise(x, lab, [0, 2, 41], dp, psi)
+    torch.testing.assert_close(img[0, 0, :-1], (x + psi)[0, 0, 1:])
+    assert torch.equal(out[:-1], lab[1:])
+
+
+def test_zero_appearance_change_reproduces_the_warped_atlas():
+    x = textured((1, 1, 12, 12, 12))
+    g = torch.Generator().manual_seed(0)
+    dp = torch.randn(1, 3, 12, 12, 12, generator=g)
+    img, _ = synthesise(x, blocks(), [0, 2, 41], dp, torch.zeros_like(x))
+    torch.testing.assert_close(img, SpatialTransformer()(x, dp))
+
+
+def test_segment_volume_slices_match_the_3d_shape():
+    net = segmenter(3, 2)
+    out = segment_volume(net, torch.rand(1, 1, 13, 14, 9), 2)
+    assert out.shape == (13, 14, 9) and int(out.max()) < 3
+    net3 = segmenter(3, 3)
+    assert segment_volume(net3, torch.rand(1, 1, 13, 14, 9), 3).shape == (13, 14, 9)
+
+
+def test_dataaug_train_and_segment_from_the_command_line(toy_data, tmp_path, capsys):
+    images, labels = toy_data
+    run = tmp_path / "run"
+    argv = ["dataaug", "train", *atlas_args(images[0], labels[0]), "--images", *map(str, images[1:])]
+    argv += ["--out", str(run), "--spatial-steps", "2", "--appearance-steps", "2", "--seg-steps", "3"]
+    assert main([*argv, "--prealigned", "--no-cache", "--quiet"]) == 0
+    assert (run / "dataaug.pt").exists() and (run / "spatial" / "checkpoint.pt").exists()
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["seg_dims"] == 2 and set(cfg["seconds"]) == {
+        "spatial_forward",
+        "spatial_backward",
+        "appearance",
+        "segmenter",
+    }
+    out = tmp_path / "seg"
+    assert (
+        main(
+            [
+                "dataaug",
+                "segment",
+                "--model",
+                str(run),
+                "--images",
+                str(images[2]),
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
+    seg = nib.load(out / "sub-03_labels.nii.gz")
+    src = nib.load(images[2])
+    assert seg.shape == src.shape and np.allclose(seg.affine, src.affine)
+    atlas_ids = set(np.unique(np.asanyarray(nib.load(labels[0]).dataobj)).tolist())
+    assert set(np.unique(np.asanyarray(seg.dataobj)).tolist()) <= atlas_ids
+    # a run folder is never overwritten; bad step counts are one-line errors
+    assert main([*argv, "--prealigned", "--no-cache", "--quiet"]) == 2
+    assert main([*argv[:-6], "--out", str(tmp_path / "r2"), "--spatial-steps", "0", "--prealigned"]) == 2
+    assert "expected 1 or more" in capsys.readouterr().err
