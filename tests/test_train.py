@@ -160,5 +160,14 @@ def test_init_starts_from_another_runs_weights_with_a_fresh_optimiser(data, tmp_
     # and they are not what that seed gives from scratch
     c = load_checkpoint(train(replace(cfg, steps=1, seed=5, lr=0.0), data, tmp_path / "c", progress=False))
     assert any(not torch.equal(c["model"][k], v) for k, v in a["model"].items())
+    # another variant takes the networks both have; the others start from scratch, said aloud
+    v = load_checkpoint(
+        train(TrainConfig(variant="voxelmorph", steps=1), data, tmp_path / "v", progress=False)
+    )
+    with pytest.warns(UserWarning, match="g_b, discriminator not in that model"):
+        full = TrainConfig(variant="full", steps=1, lr=0.0)
+        d = load_checkpoint(train(full, data, tmp_path / "d", progress=False, init=tmp_path / "v"))
+    assert all(torch.equal(v["model"][k], d["model"][k]) for k in v["model"])
     with pytest.raises(LtnetError, match="cannot start from this model"):
-        train(TrainConfig(variant="full", steps=1), data, tmp_path / "d", progress=False, init=tmp_path / "a")
+        half = TrainConfig(variant="cycle", steps=1, net=replace(cfg.net, half_res=True))
+        train(half, data, tmp_path / "e", progress=False, init=tmp_path / "a")

@@ -13,10 +13,12 @@ from ltnet.errors import LtnetError
 
 EXAMPLES = """\
 examples:
+  ltnet demo                      # the whole job on the bundled demo brains, with an HTML report
   ltnet train --atlas atlas.nii.gz --atlas-labels atlas_seg.nii.gz --images scans/ --out run1 --steps 2000
   ltnet segment --model run1 --images scans/ --out labels/
   ltnet evaluate --pred labels/ --truth truth/ --out scores/
   ltnet select-atlas scans/*.nii.gz
+  ltnet report run1 --labels labels/ --scores scores/
 """
 
 
@@ -277,7 +279,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(f"mean Dice over the held-out subjects: LT-Net {r.dice:.3f}, affine only {r.dice_affine:.3f}")
     if r.dice_shipped is not None:
-        print(f"  (the shipped model before this demo's training: {r.dice_shipped:.3f})")
+        print(f"  the shipped model before this demo's training: {r.dice_shipped:.3f}")
+    print(f"  LT-Net with test-time adaptation (segment --adapt-steps 50): {r.dice_adapted:.3f}")
     print(f"report: {r.report}  ({r.seconds:.0f} s in all)")
     return 0
 
@@ -379,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--init",
         metavar="MODEL",
         help="start from the weights of this run folder or checkpoint file (fine-tuning; fresh "
-        "optimiser and step count; same --variant and network options)",
+        "optimiser and step count). Same network options; the variant may differ: the networks "
+        "both runs have are copied (a voxelmorph run's G_F can start a full run), the others start "
+        "from scratch",
     )
     t.add_argument("--no-amp", action="store_true", help="no bf16 mixed precision on CUDA")
     t.add_argument(

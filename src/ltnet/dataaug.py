@@ -121,6 +121,29 @@ def segment_volume(net: nn.Module, image: torch.Tensor, dims: int) -> torch.Tens
         return torch.cat(out).permute(1, 2, 0)
 
 
+def train_backward(
+    g_b: nn.Module,
+    x: torch.Tensor,
+    ys: torch.Tensor,
+    steps: int,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    progress: bool = True,
+) -> None:
+    """Train ``g_b`` (moving, fixed) -> field to carry each image onto the atlas: ``L_sim(x, y o dp)
+    + lambda2 L_smooth(dp)``, the voxelmorph variant's objective with the roles swapped. x (1, 1,
+    D, H, W); ys (N, 1, D, H, W); Adam with ``cfg``'s learning rate and betas."""
+    opt = torch.optim.Adam(g_b.parameters(), lr=cfg.lr, betas=cfg.betas)
+    warp = SpatialTransformer("bilinear")
+    g_b.train()
+    for _ in progress_steps(range(steps), progress, "backward"):
+        y = ys[rng.integers(len(ys))][None]
+        loss = pair_loss(y, x, g_b(y, x), warp, cfg.lncc_kernel, cfg.lambda_reg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
 def train_dataaug(
     cfg: DataAugConfig,
     data: TrainData,
@@ -153,14 +176,8 @@ def train_dataaug(
     # 2. G_B: image to atlas, the same network and losses with the roles swapped
     t0 = time.perf_counter()
     g_b = VxmUNet(spatial.net.enc, spatial.net.dec).to(device)
-    opt = torch.optim.Adam(g_b.parameters(), lr=cfg.lr, betas=spatial.betas)
+    train_backward(g_b, x, ys, cfg.spatial_steps, spatial, rng, progress)
     warp = SpatialTransformer("bilinear")
-    for _ in progress_steps(range(cfg.spatial_steps), progress, "backward"):
-        y = ys[rng.integers(n)][None]
-        loss = pair_loss(y, x, g_b(y, x), warp, spatial.lncc_kernel, spatial.lambda_reg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
     times["spatial_backward"] = time.perf_counter() - t0
 
     # 3. appearance: psi = A(x, y o dpB), so that x + psi matches the back-warped image

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,22 +167,31 @@ def _check_resume(saved: TrainConfig, cfg: TrainConfig, path: Path) -> None:
 
 
 def _load_init(path: str | os.PathLike, cfg: TrainConfig, model: nn.Module, disc: nn.Module | None) -> None:
-    """Copy the weights of the checkpoint at ``path`` into ``model`` and ``disc`` (any float dtype)."""
+    """Copy the weights of the checkpoint at ``path`` into ``model`` and ``disc`` (any float dtype).
+
+    The two runs must share the network layout; their variants may differ (a ``voxelmorph`` run
+    can start the ``full`` model's G_F, say): every network both have is copied, and the ones only
+    this run has start from scratch, with a warning that names them."""
     state = load_checkpoint(path)
     saved = checkpoint_config(state, path)
-    if saved.net != cfg.net or saved.variant != cfg.variant:
+    if saved.net != cfg.net:
         raise LtnetError(
-            f"{path}: cannot start from this model: it is variant {saved.variant} with {saved.net}, "
-            f"this run is variant {cfg.variant} with {cfg.net}"
+            f"{path}: cannot start from this model: its network is {saved.net}, this run's {cfg.net}"
         )
+    own = model.state_dict()
+    shared = {k: v for k, v in state["model"].items() if k in own}
+    fresh = sorted({k.split(".")[0] for k in own if k not in shared})
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(shared, strict=False)
         if disc is not None and state.get("disc") is not None:
             disc.load_state_dict(state["disc"])
+        elif disc is not None:
+            fresh.append("discriminator")
     except RuntimeError as e:
-        raise LtnetError(
-            f"{path}: weights do not fit this network ({str(e).splitlines()[0][:200]})"
-        ) from None
+        first = str(e).splitlines()[0][:200]
+        raise LtnetError(f"{path}: weights do not fit this network ({first})") from None
+    if fresh:
+        warnings.warn(f"{path}: {', '.join(fresh)} not in that model: they start from scratch", stacklevel=2)
 
 
 def _rewrite_log(log_path: Path, last_step: int) -> None:
