@@ -48,11 +48,12 @@ def main() -> int:
     ap.add_argument("--model", type=Path, required=True)
     ap.add_argument("--atlas", required=True, help="the subject the model's atlas is (sub-01 ... bert)")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--report", action="store_true", help="only write bench/ADAPT_QC.md from the rows done")
     args = ap.parse_args()
     tag = args.tag or args.model.parent.name
     bench = ModelBench(args.model.resolve(), args.atlas, REPO / "bench" / "out" / "adapt_qc" / tag)
     cfg = json.loads((args.model / "config.json").read_text())
-    for row in ROWS:
+    for row in [] if args.report else ROWS:
         f = bench.rows / f"{row}.json"
         if f.exists():
             continue
@@ -70,9 +71,12 @@ def main() -> int:
         f"half_res {cfg['net'].get('half_res', False)}; atlas {args.atlas}; test set: the six other "
         "subjects, native space, the SPEC's 28 structures.",
         "",
+        "Seconds are wall times of `segment` per subject; on a shared machine they are upper bounds.",
+        "",
         "| adaptation | steps | mean Dice (std) | min | s / subject (network, adaptation, transfer) |",
         "| --- | --- | --- | --- | --- |",
     ]
+    missing = [r for r in ROWS if r not in rows]
     for row in ROWS[1:]:
         if row in rows:
             _, mode, n = row.split("-")
@@ -88,9 +92,11 @@ def main() -> int:
             f"{q['pairs']} (subject x structure) pairs: {q['spearman_rho']:+.3f} "
             f"(95 % bootstrap {q['ci95'][0]:+.3f} to {q['ci95'][1]:+.3f}). "
             "Per subject (mean error mm, mean Dice): "
-            + ", ".join(f"({a:.2f}, {b:.3f})" for a, b in q["subject_level"])
+            + ", ".join(f"({a:.4f}, {b:.3f})" for a, b in q["subject_level"])
             + ".",
         ]
+    if missing:
+        lines += ["", "Not yet run: " + ", ".join(f"`{m}`" for m in missing) + "."]
     (REPO / "bench" / "ADAPT_QC.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

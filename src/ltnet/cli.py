@@ -543,8 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the main job on the bundled synthetic brains: train, segment, score, report",
         description="Run ltnet end to end on its bundled demo data (20 synthetic T1 brains with real "
         "anatomy on a 3 mm grid): pick the atlas, score affine-only transfer, fine-tune the shipped "
-        "LT-Net on the unlabelled images, segment and score two held-out subjects, and write an HTML "
-        "report. About 2-3 minutes on a 2-core CPU.",
+        "LT-Net on the unlabelled images, segment and score two held-out subjects (also with test-time "
+        "adaptation), and write an HTML report. About 2-3 minutes on a 2-core CPU.",
     )
     d.add_argument("--out", default="ltnet-demo", help="output folder (default: ./ltnet-demo)")
     d.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps (default: {DEMO_STEPS})")
