@@ -27,6 +27,7 @@ def leave_one_out(bench) -> dict:
     from ltnet.io.resample import resample_labels
     from ltnet.labels import EVAL_LABELS
     from ltnet.prepare import PrepConfig, prepare_scan
+    from ltnet.segment import labels_to_native
 
     a = bench.atlas()
     prep = PrepConfig(spacing=bench.p.spacing)
@@ -86,7 +87,7 @@ def leave_one_out(bench) -> dict:
             ]
         on_grid = ids[logits.argmax(0).cpu().numpy()].astype(np.int32)
         _, _, transform, vol = grid[test]
-        native = resample_labels(on_grid, atlas.affine, vol.affine, vol.shape, np.linalg.inv(transform))
+        native = labels_to_native(on_grid, atlas.affine, transform, vol)
         save_like(native, vol, pred_dir / f"{test}_labels.mgz", dtype=np.int16)
         seg_secs.append(time.perf_counter() - t0)
     ev = bench.evaluate(pred_dir, bench.test_names(), pred_dir / "scores")

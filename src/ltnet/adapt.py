@@ -50,17 +50,20 @@ def adapt(
     lr: float | None = None,
     lncc_kernel: int = 9,
     lambda_reg: float = 3.0,
+    dp0: torch.Tensor | None = None,
 ) -> AdaptResult:
     """Refine dpF = G_F(x, y) for ``steps`` Adam steps; x, y (1, 1, D, H, W) on the model's device.
 
-    ``lr`` defaults to 0.1 voxel for ``field`` and 1e-4 for ``weights``. The model is not changed."""
+    ``dp0``: G_F's prediction when the caller has it already (not computed twice). ``lr`` defaults
+    to 0.1 voxel for ``field`` and 1e-4 for ``weights``. The model is not changed."""
     if mode not in ADAPT_MODES:
         raise ValueError(f"unknown adaptation mode {mode!r}: expected one of {', '.join(ADAPT_MODES)}")
     if steps < 0:
         raise ValueError(f"adaptation steps must be 0 or more, got {steps}")
     warp = SpatialTransformer("bilinear")
     with torch.no_grad():
-        dp0 = model.g_f(x, y).float()
+        # a clone: an inference-mode tensor cannot start an autograd graph
+        dp0 = model.g_f(x, y).float() if dp0 is None else dp0.float().clone()
         before = float(pair_loss(x, y, dp0, warp, lncc_kernel, lambda_reg))
     if steps == 0:
         return AdaptResult(dp0, before, before)

@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ltnet import losses
 from ltnet.adapt import pair_loss
@@ -39,6 +38,7 @@ from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.nn import SpatialTransformer, VxmUNet
+from ltnet.nn.padding import crop_to, pad_to_multiple
 from ltnet.prepare import PrepConfig
 from ltnet.segment import transfer_labels
 from ltnet.train import TrainData, progress_steps, train
@@ -94,30 +94,19 @@ def synthesise(
     return warp(x + psi, dp), transfer_labels(labels, label_ids, dp)
 
 
-def _pad16(t: torch.Tensor, dims: int) -> tuple[torch.Tensor, tuple[int, ...]]:
-    size = tuple(t.shape[-dims:])
-    pad = [(-s) % 8 for s in size]
-    flat = [p for q in reversed(pad) for p in (0, q)]
-    return F.pad(t, flat), size
-
-
-def _crop(t: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
-    return t[(..., *(slice(0, s) for s in size))]
-
-
 def segment_volume(net: nn.Module, image: torch.Tensor, dims: int) -> torch.Tensor:
     """Class logits' argmax (D, H, W) of an image (1, 1, D, H, W): slice by slice along the last
     axis (axial on ltnet's RAS grid) for a 2D net, whole for a 3D one."""
     net.eval()
     with torch.inference_mode():
         if dims == 3:
-            padded, size = _pad16(image, 3)
-            return _crop(net(padded), size)[0].argmax(0)
+            padded, size = pad_to_multiple(image, 8)
+            return crop_to(net(padded), size)[0].argmax(0)
         slices = image[0, 0].permute(2, 0, 1)[:, None]  # (W, 1, D, H)
         out = []
         for chunk in slices.split(16):
-            padded, size = _pad16(chunk, 2)
-            out.append(_crop(net(padded), size).argmax(1))
+            padded, size = pad_to_multiple(chunk, 8)
+            out.append(crop_to(net(padded), size).argmax(1))
         return torch.cat(out).permute(1, 2, 0)
 
 
@@ -189,7 +178,7 @@ def train_dataaug(
     opt = torch.optim.Adam(app.parameters(), lr=cfg.lr)
     for _ in progress_steps(range(cfg.appearance_steps), progress, "appearance"):
         yb = backs[rng.integers(n)][None]
-        psi = _crop(app(_pad16(torch.cat([x, yb], 1), 3)[0]), x.shape[2:])
+        psi = crop_to(app(pad_to_multiple(torch.cat([x, yb], 1), 8)[0]), x.shape[2:])
         loss = ((x + psi - yb) ** 2).mean() + cfg.lambda_appearance * losses.gradient_loss(psi)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -203,7 +192,10 @@ def train_dataaug(
     with torch.no_grad():
         fields = torch.cat([g_f(x, ys[i : i + 1]) for i in range(n)])
         psis = torch.cat(
-            [_crop(app(_pad16(torch.cat([x, backs[i : i + 1]], 1), 3)[0]), x.shape[2:]) for i in range(n)]
+            [
+                crop_to(app(pad_to_multiple(torch.cat([x, backs[i : i + 1]], 1), 8)[0]), x.shape[2:])
+                for i in range(n)
+            ]
         )
     del backs
     labels = torch.from_numpy(atlas.labels).to(device)
@@ -230,11 +222,11 @@ def train_dataaug(
             pick = k[torch.from_numpy(rng.integers(len(k), size=cfg.slices_per_step)).to(device)]
             inp = img[0, 0][..., pick].permute(2, 0, 1)[:, None]
             tgt = target[0, 0][..., pick].permute(2, 0, 1)[:, None]
-            inp, size = _pad16(inp, 2)
-            logits = _crop(seg(inp), size)
+            inp, size = pad_to_multiple(inp, 8)
+            logits = crop_to(seg(inp), size)
         else:
-            padded, size = _pad16(img, 3)
-            logits, tgt = _crop(seg(padded), size), target
+            padded, size = pad_to_multiple(img, 8)
+            logits, tgt = crop_to(seg(padded), size), target
         loss = loss_fn(logits, tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -296,8 +288,8 @@ def segment_dataaug(
     from ltnet.io import load_image, save_like, subject_names
     from ltnet.io.image import label_dtype
     from ltnet.io.naming import split_ext
-    from ltnet.io.resample import resample_labels
     from ltnet.prepare import to_working_grid
+    from ltnet.segment import labels_to_native
 
     paths = [Path(p) for p in inputs]
     names = subject_names(paths)
@@ -322,9 +314,7 @@ def segment_dataaug(
         t0 = time.perf_counter()
         img = torch.from_numpy(np.ascontiguousarray(prepared.image, dtype=np.float32))[None, None].to(device)
         on_grid = ids[segment_volume(model.net, img, model.config.seg_dims).cpu().numpy()].astype(np.int32)
-        native = resample_labels(
-            on_grid, atlas.affine, vol.affine, vol.shape, np.linalg.inv(prepared.transform)
-        )
+        native = labels_to_native(on_grid, atlas.affine, prepared.transform, vol)
         written.append(save_like(native, vol, target, dtype=label_dtype(ids)))
         rec = {
             "subject": name,

@@ -145,7 +145,7 @@ def run_demo(
     notes = [
         f"Bundled demo: {len(pool)} unlabelled synthetic T1 images (real anatomy from SynthSeg's label maps, "
         f"synthetic intensities) on a 3 mm grid; atlas {atlas.name}; held-out test subjects "
-        f"{', '.join(p.name for p in test)}; {steps} training steps"
+        f"{held}; {steps} training steps"
         + (" starting from the shipped model" if init else " from scratch")
         + f"; {seconds:.0f} s in all."
     ]

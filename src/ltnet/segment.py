@@ -27,7 +27,7 @@ from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subje
 from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.io.image import label_dtype
 from ltnet.io.naming import split_ext
-from ltnet.io.resample import apply_affine, grid_coords, sample_at, sample_labels
+from ltnet.io.resample import apply_affine, grid_coords, resample_labels, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
 from ltnet.prepare import PrepConfig, to_working_grid
 from ltnet.train import autocast_context
@@ -142,15 +142,24 @@ def cycle_error_native(
 
 def qc_scores(qc: np.ndarray, labels: np.ndarray, label_ids: Sequence[int]) -> dict:
     """Mean cycle error (mm) inside the transferred labels, overall and per structure."""
-    inside = labels > 0
-    per = {}
-    for lab in label_ids:
-        if lab == 0:
-            continue
-        m = labels == lab
-        if m.any():
-            per[str(int(lab))] = float(qc[m].mean())
-    return {"mean_mm": float(qc[inside].mean()) if inside.any() else float("nan"), "per_structure_mm": per}
+    flat = labels.ravel().astype(np.int64)
+    sums = np.bincount(flat, weights=qc.ravel().astype(np.float64))
+    counts = np.bincount(flat)
+    per = {
+        str(int(lab)): float(sums[lab] / counts[lab])
+        for lab in label_ids
+        if lab and lab < len(counts) and counts[lab]
+    }
+    inside = counts[1:].sum()
+    return {"mean_mm": float(sums[1:].sum() / inside) if inside else float("nan"), "per_structure_mm": per}
+
+
+def labels_to_native(
+    labels: np.ndarray, grid_affine: np.ndarray, transform: np.ndarray, native: Volume
+) -> np.ndarray:
+    """Ids on the working grid (X, Y, Z) carried to a scan's own grid through its preparation
+    ``transform`` (working world -> scan world), by one-hot interpolation and argmax (int32)."""
+    return resample_labels(labels, grid_affine, native.affine, native.shape, np.linalg.inv(transform))
 
 
 @torch.inference_mode()
@@ -345,7 +354,7 @@ def segment_files(
             from ltnet.adapt import adapt
 
             y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
-            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode)
+            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode, dp0=dp)
             dp = r.dp
             extra["adapt"] = {
                 "steps": adapt_steps,

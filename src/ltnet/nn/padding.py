@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int, int]]:
-    """Zero-pad the end of each spatial axis of ``x`` (B, C, D, H, W) up to a multiple.
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Zero-pad the end of each spatial axis of ``x`` (B, C, *spatial), 2D or 3D, up to a multiple.
 
-    Returns the padded tensor and the original (D, H, W), for :func:`crop_to`.
+    Returns the padded tensor and the original spatial size, for :func:`crop_to`.
     """
     size = tuple(x.shape[2:])
     pads: list[int] = []
@@ -20,6 +20,6 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     return x, size  # type: ignore[return-value]
 
 
-def crop_to(x: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:
-    """Crop (B, C, D', H', W') back to the (D, H, W) that :func:`pad_to_multiple` returned."""
-    return x[:, :, : size[0], : size[1], : size[2]]
+def crop_to(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    """Crop (B, C, *spatial') back to the spatial size that :func:`pad_to_multiple` returned."""
+    return x[(slice(None), slice(None), *(slice(0, int(n)) for n in size))]
