@@ -15,6 +15,20 @@ steps), ramp 200: the field survived while the weights were below about 0.6 (L_s
 0.016), but the adversarial term deformed it away from the image (L_sim from -0.43 to -0.33), and
 once the weights neared their full values it collapsed (L_smooth 0, discriminator loss 0.006 by
 step 180), as without a ramp.
+
+Then (2026-11-26) the reconstruction was changed to compose the two maps and resample the atlas
+once (``ltnet.model``; the second resampling's blur had cost 10 * 0.004 to 10 * 0.013 per field
+of 0.05 to 1 voxel). From the same two generators, no ramp, 120 steps: the field still
+oscillated (L_smooth 0.0013 at step 20, 0.0001 at 40, 0.0072 at 100, 0.0015 at 120), held-out
+Dice on the demo grid (35 labels) 0.547 at the start, 0.519 at step 50, 0.527 at 100 (affine:
+0.519). The cycle penalties are now dominated by L_trans (0.03 to 0.12, times 3) and L_anat (0.002
+to 0.05, times 3): both are L1-like in the cycle's residual (Charbonnier with gamma 0.45, soft
+Dice), and G_B's inverse is coarse. With G_F frozen, G_B alone took L_trans from 0.169 to 0.137
+in 60 steps. A non-zero field pays for G_B's error; the identity does not. Two further G_B
+updates after every joint step (same optimiser) did not help: L_smooth 0.0012 at step 20, 0.0000
+at step 40 (L_sim -0.388 to -0.350). On the real brains at 2 mm (bench/accuracy.py's curve run,
+from scratch) the field stayed at zero for all 67 steps run (L_smooth below 5e-6, L_trans at its
+floor, the discriminator's loss 0.39 to 0.62).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch's profiler over a few steps on random data.
 
-python bench/profile_step.py --shape 80 96 80 --labels 43 --variant full
+python bench/profile_step.py --shape 80 96 80 --labels 43 --variant full [--half-res]
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ltnet.atlas import Atlas
-from ltnet.config import TrainConfig
+from ltnet.config import NetConfig, TrainConfig
 from ltnet.model import build_models
 from ltnet.train import train_step
 
@@ -23,12 +23,13 @@ def main() -> int:
     ap.add_argument("--variant", default="full")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--rows", type=int, default=18)
+    ap.add_argument("--half-res", action="store_true", help="the half-resolution field option")
     args = ap.parse_args()
     shape = tuple(args.shape)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, args.labels + 1, shape).astype(np.int32)
     atlas = Atlas.from_arrays(rng.random(shape, dtype=np.float32), labels, np.eye(4))
-    cfg = TrainConfig(variant=args.variant)
+    cfg = TrainConfig(variant=args.variant, net=NetConfig(half_res=args.half_res))
     model, disc = build_models(cfg)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None
