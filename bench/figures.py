@@ -49,9 +49,10 @@ def find(folder: Path, subject: str, kind: str) -> Path | None:
 
 
 def canonical(path: Path) -> np.ndarray:
-    import nibabel as nib
+    """The volume in RAS order (the report's reader, without its voxel sizes)."""
+    from ltnet.report import _canonical
 
-    return np.asarray(nib.as_closest_canonical(nib.load(str(path))).dataobj)
+    return np.asarray(_canonical(path)[0])
 
 
 def subject_dice(rows: Path, row: str) -> dict[str, float]:
