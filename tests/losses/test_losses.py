@@ -32,6 +32,20 @@ def test_lncc_floor_is_minus_one_and_rises():
     assert float(losses.lncc_loss(x, 2.5 * x)) == pytest.approx(-1.0, abs=1e-4)
 
 
+def test_lncc_under_bf16_autocast_equals_float32():
+    # a brain-like image: flat zero background around a textured block. In bf16 the background's
+    # window variance came out below zero and the loss reached -6e6 (and -4e7 on CUDA)
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(1, 1, 40, 40, 40)
+    x[..., 8:32, 8:32, 8:32] = 0.6 + 0.05 * torch.rand(1, 1, 24, 24, 24, generator=g)
+    y = torch.roll(x, 2, 2)
+    ref = losses.lncc_loss(x, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = losses.lncc_loss(x, y)
+    assert got.dtype == torch.float32 and -1 <= float(got) <= 0
+    torch.testing.assert_close(got, ref)
+
+
 def test_lncc_uses_window_9():
     x, y = textured(), textured(seed=2)
     assert float(losses.lncc_loss(x, y)) != pytest.approx(float(losses.lncc_loss(x, y, kernel_size=3)))
