@@ -5,6 +5,7 @@ is a median over ``--reps`` steps after two warm-ups, with the device synchronis
 script with ``--device cpu`` for the CPU side of a ratio.
 
 python bench/gpu_speed.py --device cuda --out bench/out/gpu/speed.json
+python bench/gpu_speed.py --table bench/out/gpu/speed.json bench/out/gpu/cpu-speed.json
 """
 
 from __future__ import annotations
@@ -88,13 +89,49 @@ def one_row(box: str, variant: str, half_res: bool, amp: bool, save_memory: bool
     }
 
 
+def table(gpu: dict, cpu: dict | None) -> str:
+    """Markdown: one line per row of the GPU file, with the CPU file's matching row beside it."""
+
+    def key(r: dict) -> tuple:
+        return (r["box"], r["variant"], r["half_res"])
+
+    on_cpu = {key(r): r for r in (cpu or {"rows": []})["rows"]}
+    lines = [
+        f"| box | model | AMP | {gpu['device']} s/step | forward s | peak GiB | CPU s/step | CPU / GPU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in gpu["rows"]:
+        model = r["variant"] + (" half-res" if r["half_res"] else "")
+        c = on_cpu.get(key(r))
+        ratio = f"{c['step_s'] / r['step_s']:.0f}" if c else ""
+        cs = f"{c['step_s']:.2f}" if c else ""
+        lines.append(
+            f"| {r['box']} | {model} | {'bf16' if r['amp'] else 'fp32'} | {r['step_s']:.4f} | "
+            f"{r['forward_s']:.4f} | {r['peak_gib']:.2f} | {cs} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--table",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="print the markdown table of a GPU result file (and a CPU one beside it) instead of measuring",
+    )
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--boxes", nargs="+", default=list(BOXES))
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    if args.table:
+        files = [json.loads(f.read_text()) for f in args.table]
+        print(table(files[0], files[1] if len(files) > 1 else None))
+        return 0
+    if args.out is None:
+        ap.error("--out is needed to measure")
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     rows = []
