@@ -167,6 +167,10 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             lines.append(
                 f"| {pt['steps']} | {_f(pt['mean'])} ({_f(pt['std'])}) | {_time(pt['train_seconds'])} |"
             )
+        lines += [
+            "",
+            "The same settings trained to 2000 steps on a GPU, scored the same way: `bench/GPU.md`.",
+        ]
 
     # per structure, left and right merged (paper table 5)
     chosen = [("affine", "affine")]

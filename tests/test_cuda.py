@@ -98,21 +98,9 @@ def test_field_adaptation_on_cuda_lowers_the_loss():
 def test_cuda_run_resumes_and_its_checkpoint_segments_on_cpu(toy_data, tmp_path):
     images, labels = toy_data
     data = load_train_data(images[0], labels[0], images[1:])
-    train(
-        TrainConfig(variant="full", steps=2, checkpoint_every=1),
-        data,
-        tmp_path / "run",
-        device=CUDA,
-        progress=False,
-    )
-    train(
-        TrainConfig(variant="full", steps=3, checkpoint_every=1),
-        data,
-        tmp_path / "run",
-        device=CUDA,
-        progress=False,
-        resume=True,
-    )
+    for steps, resume in ((2, False), (3, True)):
+        cfg = TrainConfig(variant="full", steps=steps, checkpoint_every=1)
+        train(cfg, data, tmp_path / "run", device=CUDA, progress=False, resume=resume)
     assert [r["step"] for r in read_log(tmp_path / "run")] == [1, 2, 3]
     t = load_trained(tmp_path / "run", "cpu")
     assert t.step == 3 and next(t.model.parameters()).device.type == "cpu"
