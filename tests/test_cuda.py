@@ -102,6 +102,10 @@ def test_cuda_run_resumes_and_its_checkpoint_segments_on_cpu(toy_data, tmp_path)
         cfg = TrainConfig(variant="full", steps=steps, checkpoint_every=1)
         train(cfg, data, tmp_path / "run", device=CUDA, progress=False, resume=resume)
     assert [r["step"] for r in read_log(tmp_path / "run")] == [1, 2, 3]
+    # stored on the CPU: a plain torch.load on a machine without CUDA reads it
+    raw = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert raw["opt_g"]["state"][0]["exp_avg"].device.type == "cpu"
+    assert all(v.device.type == "cpu" for v in raw["model"].values())
     t = load_trained(tmp_path / "run", "cpu")
     assert t.step == 3 and next(t.model.parameters()).device.type == "cpu"
     args = ["segment", "--model", str(tmp_path / "run"), "--images", str(images[1]), "--quiet"]

@@ -21,10 +21,23 @@ CHECKPOINT_NAME = "checkpoint.pt"
 REQUIRED = ("config", "step", "model", "atlas")
 
 
+def _on_cpu(obj: Any) -> Any:
+    """``obj`` with every tensor inside it (dicts, lists, tuples) moved to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (plus format tags) atomically."""
+    """Write ``state`` (plus format tags) atomically. Tensors are stored on the CPU, so that a run
+    trained on a GPU loads with a plain ``torch.load`` on a machine without one."""
     path = Path(path)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "ltnet_version": __version__, **state}
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "ltnet_version": __version__}
+    payload.update(_on_cpu(state))
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
