@@ -107,16 +107,12 @@ def main() -> int:
     images, labels = demo_data()
     pool = images[:-HELD_OUT]
     data = load_train_data(images[0], labels[0], pool)
-    net = (
-        checkpoint_config(load_checkpoint(args.init), args.init).net
-        if args.init
-        else NetConfig(half_res=True)
-    )
+    state = load_checkpoint(args.init) if args.init else None
+    net = checkpoint_config(state, args.init).net if state is not None else NetConfig(half_res=True)
     cfg = TrainConfig(variant=args.variant, steps=args.steps, net=net)
     torch.manual_seed(0)
     model, disc = build_models(cfg)
-    if args.init:
-        state = load_checkpoint(args.init)
+    if state is not None:
         model.load_state_dict(
             {k: v for k, v in state["model"].items() if k in model.state_dict()}, strict=False
         )
