@@ -58,6 +58,8 @@ class Profile:
 PROFILES = {
     "cpu": Profile(2.0, 1500, (0, 1), "cpu", True, (100, 250, 500, 1000, 1500, 2500), 1000, 2.0),
     "paper": Profile(1.0, 20000, (0, 1), "cuda", False, (1000, 2500, 5000, 10000, 20000), 5000, 1.0),
+    # the cpu profile's settings trained on a lent GPU (bench/gpu_rows.sh): the same rows in minutes
+    "cpu-cuda": Profile(2.0, 1500, (0, 1), "cuda", True, (100, 250, 500, 1000, 1500, 2500), 1000, 2.0),
 }
 
 
@@ -450,22 +452,27 @@ class Bench:
             raise RuntimeError("needs the row ladder-full-s0 first")
         return run
 
-    def row_adapt(self, mode: str, steps: int) -> dict:
+    def row_adapt(self, mode: str, steps: int, lr: str | None = None) -> dict:
+        """``adapt-<mode>-<steps>[-lr<lr>]``: ladder-full-s0 segmented with test-time adaptation."""
         command = ["segment", "--model", str(self.base_run()), "--adapt-steps", str(steps), "--adapt", mode]
-        seg, ev = self.segment_and_score(f"adapt-{mode}-{steps}", command)
+        command += ["--adapt-lr", lr] if lr else []
+        seg, ev = self.segment_and_score(f"adapt-{mode}-{steps}" + (f"-lr{lr}" if lr else ""), command)
         return {
             "dice": ev,
             "seconds_per_subject": self.seg_seconds(seg),
             "train_seconds": self.rows_train("ladder-full-s0"),
-            "adapt": [mode, steps],
+            "adapt": [mode, steps, float(lr) if lr else None],
         }
 
     def rows_train(self, row: str) -> float:
         return json.loads((self.rows / f"{row}.json").read_text()).get("train_seconds", float("nan"))
 
-    def row_diffeo(self, seed: int) -> dict:
+    def row_diffeo(self, variant: str, seed: int) -> dict:
+        """The ladder row ``ladder-{variant}-s{seed}`` with a stationary velocity field integrated
+        in 7 scaling-and-squaring steps; ``diffeo-s{seed}`` is the full model."""
+        tag = f"diffeo-s{seed}" if variant == "full" else f"diffeo-{variant}-s{seed}"
         r = self.train_and_segment(
-            f"diffeo-s{seed}", "full", seed, list(self.images), self.test_names(), self.p.steps,
+            tag, variant, seed, list(self.images), self.test_names(), self.p.steps,
             extra=("--integration-steps", "7"),
         )  # fmt: skip
         return {**r, "integration_steps": 7}
@@ -550,6 +557,8 @@ def row_names(bench: Bench) -> list[str]:
     yields ladder-full-s0), the rows built on that model, then the rest of the ladder."""
     names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)], "curve", "ladder-full-s0", "qc"]
     names += [f"adapt-field-{n}" for n in (25, 50, 100, 200)] + [f"adapt-weights-{n}" for n in (25, 50)]
+    names += ["adapt-weights-25-lr0.001"]  # the weights at a higher rate, for a fair comparison
+    names += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # the field the full model keeps near zero
     names += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if (v, s) != ("full", 0)]
     return [*names, "dataaug", "diffeo-s0", "inductive-s0", "unet"]
 
@@ -572,13 +581,14 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_unet()
     if row == "dataaug":
         return bench.row_dataaug()
-    if row.startswith("diffeo-s"):
-        return bench.row_diffeo(int(row.rsplit("-s", 1)[1]))
+    if row.startswith("diffeo-"):
+        head, seed = row.rsplit("-s", 1)
+        return bench.row_diffeo(head[len("diffeo-") :] or "full", int(seed))
     if row == "qc":
         return bench.row_qc()
     if row.startswith("adapt-"):
-        _, mode, steps = row.split("-")
-        return bench.row_adapt(mode, int(steps))
+        _, mode, steps, *lr = row.split("-")
+        return bench.row_adapt(mode, int(steps), lr[0].removeprefix("lr") if lr else None)
     raise SystemExit(f"unknown row {row}")
 
 

@@ -237,7 +237,7 @@ def _extras(rows: dict, p) -> list[str]:
         ]
     adapt = sorted(
         (n for n in rows if n.startswith("adapt-") and "dice" in rows[n]),
-        key=lambda n: (n.split("-")[1], int(n.split("-")[2])),
+        key=lambda n: (n.split("-")[1], n.split("-")[3:], int(n.split("-")[2])),
     )
     if adapt:
         base = _mean(rows, f"ladder-full-s{p.seeds[0]}")
@@ -246,35 +246,47 @@ def _extras(rows: dict, p) -> list[str]:
             "",
             "## Test-time adaptation (`segment --adapt-steps N`) of the full model",
             "",
-            "| mode | N | mean Dice | s / subject |",
-            "| --- | --- | --- | --- |",
+            "| mode | N | learning rate | mean Dice | s / subject |",
+            "| --- | --- | --- | --- | --- |",
         ]
 
         def secs(name: str) -> str:
             return _f(rows[name].get("seconds_per_subject"), 1)
 
         if base is not None:
-            out.append(f"| none | 0 | {_f(base)} | {secs(f'ladder-full-s{p.seeds[0]}')} |")
+            out.append(f"| none | 0 | - | {_f(base)} | {secs(f'ladder-full-s{p.seeds[0]}')} |")
         for n in adapt:
-            _, mode, steps = n.split("-")
-            out.append(f"| {mode} | {steps} | {_f(_mean(rows, n))} | {secs(n)} |")
+            _, mode, steps, *lr = n.split("-")
+            rate = (
+                lr[0].removeprefix("lr")
+                if lr
+                else {"field": "0.1 (default)", "weights": "1e-4 (default)"}[mode]
+            )
+            out.append(f"| {mode} | {steps} | {rate} | {_f(_mean(rows, n))} | {secs(n)} |")
         if syn and "dice" in syn:
-            out.append(f"| ANTs SyN (for scale) | - | {_f(_mean(rows, 'syn'))} | {secs('syn')} |")
-    if "diffeo-s0" in rows and "dice" in rows["diffeo-s0"]:
-        full = rows.get(f"ladder-full-s{p.seeds[0]}")
+            out.append(f"| ANTs SyN (for scale) | - | - | {_f(_mean(rows, 'syn'))} | {secs('syn')} |")
+    seed = p.seeds[0]
+    pairs = [
+        (v, f"ladder-{v}-s{seed}", f"diffeo-s{seed}" if v == "full" else f"diffeo-{v}-s{seed}")
+        for v in LADDER
+    ]
+    pairs = [(v, a, b) for v, a, b in pairs if b in rows and "dice" in rows[b]]
+    if pairs:
         out += [
             "",
             "## Diffeomorphic option (`train --integration-steps 7`)",
             "",
-            "| model | mean Dice | folding (% det <= 0, mean over subjects) |",
-            "| --- | --- | --- |",
+            "| model | mean Dice | folding (% det <= 0, mean over subjects) | training time |",
+            "| --- | --- | --- | --- |",
         ]
-        if full and "dice" in full:
-            plain = _mean(rows, f"ladder-full-s{p.seeds[0]}")
-            out.append(f"| full, plain displacement | {_f(plain)} | {_f(_folding(full), 4)} |")
-        diffeo = rows["diffeo-s0"]
-        d_mean, d_fold = _f(_mean(rows, "diffeo-s0")), _f(_folding(diffeo), 4)
-        out.append(f"| full, 7 scaling-and-squaring steps | {d_mean} | {d_fold} |")
+        for v, plain, diffeo in pairs:
+            for name, how in ((plain, "plain displacement"), (diffeo, "7 scaling-and-squaring steps")):
+                if name in rows and "dice" in rows[name]:
+                    r = rows[name]
+                    out.append(
+                        f"| {LADDER_NAMES[v]}, {how} | {_f(_mean(rows, name))} | {_f(_folding(r), 4)} "
+                        f"| {_time(r.get('train_seconds', float('nan')))} |"
+                    )
     # the paper's claims, each checked against what was measured
     claims = [
         ("LT-Net beats VoxelMorph", f"ladder-full-s{p.seeds[0]}", f"ladder-voxelmorph-s{p.seeds[0]}"),

@@ -33,3 +33,6 @@ def test_zero_steps_is_the_prediction():
         torch.testing.assert_close(r.dp, model.g_f(x, x))
     with pytest.raises(ValueError, match="unknown adaptation mode"):
         adapt(model, x, x, steps=1, mode="bogus")
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        adapt(model, x, x, steps=1, lr=-1.0)
+    assert adapt(model, x, x, steps=0, mode="weights").lr == 1e-4  # the mode's default rate

@@ -44,9 +44,10 @@ def test_segment_writes_qc_adapts_and_evaluate_reports_it(diffeo_run, toy_data, 
     images, labels = toy_data
     out = tmp_path / "seg"
     argv = ["segment", "--model", str(diffeo_run), "--images", str(images[2]), "--out", str(out), "--quiet"]
-    assert main([*argv, "--save-qc", "--adapt-steps", "3"]) == 0
+    assert main([*argv, "--save-qc", "--adapt-steps", "3", "--adapt-lr", "0.05"]) == 0
     rec = json.loads((out / "sub-03_segment.json").read_text())
     assert rec["adapt"]["steps"] == 3 and rec["adapt"]["loss_after"] <= rec["adapt"]["loss_before"]
+    assert rec["adapt"]["lr"] == 0.05
     assert 0.0 <= rec["deformation"]["folding_percent"] <= 100.0
     assert rec["qc"]["mean_mm"] >= 0.0 and set(rec["qc"]["per_structure_mm"]) <= {
         "2",
@@ -111,6 +112,9 @@ def test_qc_needs_a_backward_generator(toy_data, tmp_path, capsys):
         )
         == 2
     )
+    argv = ["segment", "--model", "x", "--images", str(images[1]), "--out", str(tmp_path)]
+    assert main([*argv, "--adapt-steps", "5", "--adapt-lr", "0"]) == 2
+    assert "--adapt-lr 0.0: expected a positive learning rate" in capsys.readouterr().err
     assert (
         main(
             [

@@ -20,6 +20,7 @@ from ltnet.model import LTNet
 from ltnet.nn import SpatialTransformer
 
 ADAPT_MODES = ("field", "weights")
+DEFAULT_LR = {"field": 0.1, "weights": 1e-4}  # field: voxels per step; weights: G_F's Adam rate
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class AdaptResult:
     dp: torch.Tensor  # (1, 3, D, H, W) voxels, detached
     loss_before: float
     loss_after: float
+    lr: float  # the Adam learning rate used
 
 
 def pair_loss(
@@ -55,29 +57,32 @@ def adapt(
     """Refine dpF = G_F(x, y) for ``steps`` Adam steps; x, y (1, 1, D, H, W) on the model's device.
 
     ``dp0``: G_F's prediction when the caller has it already (not computed twice). ``lr`` defaults
-    to 0.1 voxel for ``field`` and 1e-4 for ``weights``. The model is not changed."""
+    to ``DEFAULT_LR[mode]``: 0.1 voxel for ``field``, 1e-4 for ``weights``. The model is not changed."""
     if mode not in ADAPT_MODES:
         raise ValueError(f"unknown adaptation mode {mode!r}: expected one of {', '.join(ADAPT_MODES)}")
     if steps < 0:
         raise ValueError(f"adaptation steps must be 0 or more, got {steps}")
+    if lr is not None and not lr > 0:
+        raise ValueError(f"adaptation learning rate must be > 0, got {lr}")
+    lr = lr or DEFAULT_LR[mode]
     warp = SpatialTransformer("bilinear")
     with torch.no_grad():
         # a clone: an inference-mode tensor cannot start an autograd graph
         dp0 = model.g_f(x, y).float() if dp0 is None else dp0.float().clone()
         before = float(pair_loss(x, y, dp0, warp, lncc_kernel, lambda_reg))
     if steps == 0:
-        return AdaptResult(dp0, before, before)
+        return AdaptResult(dp0, before, before, lr)
     with torch.enable_grad():
         if mode == "field":
             dp = torch.nn.Parameter(dp0.clone())
-            opt = torch.optim.Adam([dp], lr=lr or 0.1)
+            opt = torch.optim.Adam([dp], lr=lr)
 
             def field() -> torch.Tensor:
                 return dp
 
         else:
             g = copy.deepcopy(model.g_f).train()
-            opt = torch.optim.Adam(g.parameters(), lr=lr or 1e-4)
+            opt = torch.optim.Adam(g.parameters(), lr=lr)
 
             def field() -> torch.Tensor:
                 return g(x, y).float()
@@ -90,4 +95,4 @@ def adapt(
         with torch.no_grad():
             dp = field().detach()
             after = float(pair_loss(x, y, dp, warp, lncc_kernel, lambda_reg))
-    return AdaptResult(dp, before, after)
+    return AdaptResult(dp, before, after, lr)

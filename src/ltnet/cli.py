@@ -119,6 +119,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raise LtnetError(f"--workers {args.workers}: expected 0 or more")
     if args.adapt_steps < 0:
         raise LtnetError(f"--adapt-steps {args.adapt_steps}: expected 0 or more")
+    if args.adapt_lr is not None and not args.adapt_lr > 0:
+        raise LtnetError(f"--adapt-lr {args.adapt_lr}: expected a positive learning rate")
     shard = parse_shard(args.shard)
     device = _device(args.device)
     if args.affine_only:
@@ -152,6 +154,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         adapt_steps=args.adapt_steps,
         adapt_mode=args.adapt,
         save_qc=args.save_qc,
+        adapt_lr=args.adapt_lr,
     )
     for p in written:
         print(p)
@@ -457,6 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="field",
         help="what adaptation optimises: the displacement field itself (default; instance optimisation, "
         "cheap per step) or a copy of G_F's weights",
+    )
+    s.add_argument(
+        "--adapt-lr",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="Adam learning rate of the adaptation (default: 0.1 voxel per step for the field, 1e-4 for "
+        "the weights)",
     )
     s.add_argument(
         "--interp",

@@ -289,6 +289,7 @@ def segment_files(
     adapt_steps: int = 0,
     adapt_mode: str = "field",
     save_qc: bool = False,
+    adapt_lr: float | None = None,
 ) -> list[Path]:
     """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
     atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
@@ -301,10 +302,11 @@ def segment_files(
     the i-th, so n processes (or GPUs) split one folder without doing any scan twice.
 
     ``adapt_steps`` > 0 refines each field on its own pair first (:mod:`ltnet.adapt`, ``adapt_mode``
-    ``field`` or ``weights``). ``save_qc`` runs G_B as well and writes ``<subject>_qc<ext>``, the
-    cycle error |dpF(t) + dpB(t + dpF(t))| in mm on the input's grid, with its mean inside each
-    transferred structure in the subject's JSON record. The record also holds the forward field's
-    folding and log-Jacobian spread over the transferred brain.
+    ``field`` or ``weights``; ``adapt_lr`` None: that mode's default). ``save_qc`` runs G_B as well
+    and writes ``<subject>_qc<ext>``, the cycle error |dpF(t) + dpB(t + dpF(t))| in mm on the
+    input's grid, with its mean inside each transferred structure in the subject's JSON record.
+    The record also holds the forward field's folding and log-Jacobian spread over the transferred
+    brain.
     """
     if save_qc and (model is None or model.g_b is None):
         raise LtnetError(
@@ -354,11 +356,12 @@ def segment_files(
             from ltnet.adapt import adapt
 
             y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
-            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode, dp0=dp)
+            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode, adapt_lr, dp0=dp)
             dp = r.dp
             extra["adapt"] = {
                 "steps": adapt_steps,
                 "mode": adapt_mode,
+                "lr": r.lr,
                 "loss_before": r.loss_before,
                 "loss_after": r.loss_after,
             }

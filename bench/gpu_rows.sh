@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Benchmark rows of the cpu profile's settings (2 mm, half-res, 1500 steps) trained on a lent GPU:
+# `bench/accuracy.py --profile cpu-cuda`, one row after another until the clock runs out. Each row
+# is a separate process, so a row cut short leaves the ones before it intact; the rows done come
+# back as one archive (a lent machine returns at most 8 files).
+#
+#   bench/gpu_rows.sh DATA_DIR CACHE_DIR ATLAS_JSON OUT_DIR SECONDS ROW [ROW ...]
+#
+# DATA_DIR is laid out like ../shared/data (brains/<subject>/...); CACHE_DIR is a prepared-scan cache
+# (bench/out/accuracy/cache), so no ANTs registration runs there; ATLAS_JSON is the cpu profile's
+# rows/atlas.json, so both profiles use the same atlas.
+set -u
+data=$1 cache=$2 atlas=$3 out=$4 secs=$5
+shift 5
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:${PYTHONPATH:-} LTNET_DATA=$data
+py=${PYTHON:-python3}
+root=bench/out/accuracy
+mkdir -p "$out" "$root/cpu-cuda/rows"
+[ -e "$root/cache" ] || ln -s "$(realpath "$cache")" "$root/cache"
+cp "$atlas" "$root/cpu-cuda/rows/atlas.json"
+nvidia-smi -L 2>/dev/null
+end=$((SECONDS + secs))
+for row in "$@"; do
+    left=$((end - SECONDS))
+    [ "$left" -gt 30 ] || { echo "== $row: no time left"; break; }
+    echo "== $row ($left s left)"
+    timeout -s INT "$left" $py bench/accuracy.py --profile cpu-cuda --only "$row" 2>&1 | tail -5
+done
+tar -czf "$out/rows.tgz" -C "$root/cpu-cuda" rows $(cd "$root/cpu-cuda" && ls -d runs/*/log.jsonl 2>/dev/null)
+cp bench/RESULTS-cpu-cuda.md "$out/" 2>/dev/null
+ls -la "$out"
