@@ -452,7 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="test-time adaptation: refine each field for N steps on its own (atlas, image) pair with "
-        "the unsupervised L_sim + 3 L_smooth before transfer (no label of the image is read); 0: off",
+        "the unsupervised L_sim + 3 L_smooth before transfer (no label of the image is read); 0: off. "
+        "25 to 50 field steps is the measured sweet spot (bench/RESULTS.md: +0.10 Dice for 5 to 12 s a "
+        "scan at 2 mm)",
     )
     s.add_argument(
         "--adapt",

@@ -103,7 +103,8 @@ def dice_figure(scores: Mapping[str, dict]) -> str:
     set of scores; base64 PNG."""
     plt = _pyplot()
     names = [n for n, _ in MERGED_STRUCTURES if any(n in s.get("merged", {}) for s in scores.values())]
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names) * max(1, len(scores))), 3.8))
+    # capped width: the page shows it at 1100 px, and a wider figure would shrink to a sliver
+    fig, ax = plt.subplots(figsize=(min(14, max(8, 0.25 * len(names) * max(1, len(scores)))), 4.5))
     width = 0.8 / max(1, len(scores))
     x = np.arange(len(names))
     for i, (label, s) in enumerate(scores.items()):
@@ -120,7 +121,7 @@ def dice_figure(scores: Mapping[str, dict]) -> str:
     ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("Dice")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=min(4, len(scores)))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return _png(fig)
