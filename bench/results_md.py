@@ -240,6 +240,8 @@ def _extras(rows: dict, p) -> list[str]:
         key=lambda n: (n.split("-")[1], n.split("-")[3:], int(n.split("-")[2])),
     )
     if adapt:
+        from ltnet.adapt import DEFAULT_LR
+
         base = _mean(rows, f"ladder-full-s{p.seeds[0]}")
         syn = rows.get("syn")
         out += [
@@ -257,11 +259,7 @@ def _extras(rows: dict, p) -> list[str]:
             out.append(f"| none | 0 | - | {_f(base)} | {secs(f'ladder-full-s{p.seeds[0]}')} |")
         for n in adapt:
             _, mode, steps, *lr = n.split("-")
-            rate = (
-                lr[0].removeprefix("lr")
-                if lr
-                else {"field": "0.1 (default)", "weights": "1e-4 (default)"}[mode]
-            )
+            rate = lr[0].removeprefix("lr") if lr else f"{DEFAULT_LR[mode]:g} (default)"
             out.append(f"| {mode} | {steps} | {rate} | {_f(_mean(rows, n))} | {secs(n)} |")
         if syn and "dice" in syn:
             out.append(f"| ANTs SyN (for scale) | - | - | {_f(_mean(rows, 'syn'))} | {secs('syn')} |")
