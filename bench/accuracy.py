@@ -558,7 +558,7 @@ def row_names(bench: Bench) -> list[str]:
     names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)], "curve", "ladder-full-s0", "qc"]
     names += [f"adapt-field-{n}" for n in (25, 50, 100, 200)] + [f"adapt-weights-{n}" for n in (25, 50)]
     names += ["adapt-weights-25-lr0.001"]  # the weights at a higher rate, for a fair comparison
-    names += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # the field the full model keeps near zero
+    names += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
     names += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if (v, s) != ("full", 0)]
     return [*names, "dataaug", "diffeo-s0", "inductive-s0", "unet"]
 
