@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
+from ltnet.checkpoint import load_checkpoint
 from ltnet.cli import main
 from ltnet.dataaug import segment_volume, segmenter, synthesise
 from ltnet.nn import SpatialTransformer
@@ -90,3 +91,22 @@ def test_dataaug_train_and_segment_from_the_command_line(toy_data, tmp_path, cap
     assert main([*argv, "--prealigned", "--no-cache", "--quiet"]) == 2
     assert main([*argv[:-6], "--out", str(tmp_path / "r2"), "--spatial-steps", "0", "--prealigned"]) == 2
     assert "expected 1 or more" in capsys.readouterr().err
+
+
+def test_time_budget_stops_the_segmenter_early(toy_data, tmp_path, capsys):
+    images, labels = toy_data
+    argv = ["dataaug", "train", *atlas_args(images[0], labels[0]), "--images", *map(str, images[1:])]
+    argv += ["--spatial-steps", "1", "--appearance-steps", "1", "--seg-steps", "50"]
+    argv += ["--prealigned", "--no-cache", "--quiet"]
+    # a budget already spent by the spatial models: the segmenter still takes its one step
+    assert main([*argv, "--out", str(tmp_path / "r"), "--time-budget", "1e-6"]) == 0
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["seg_steps_run"] == 1 and cfg["time_budget"] == 1e-6
+    assert load_checkpoint(tmp_path / "r" / "dataaug.pt")["step"] == 1
+    # no budget: every step runs; --half-res reaches the spatial models
+    assert main([*argv, "--out", str(tmp_path / "n"), "--seg-steps", "4", "--half-res"]) == 0
+    cfg = json.loads((tmp_path / "n" / "config.json").read_text())
+    assert cfg["seg_steps_run"] == 4 and cfg["half_res"] is True
+    assert load_checkpoint(tmp_path / "n" / "spatial" / "checkpoint.pt")["config"]["net"]["half_res"]
+    assert main([*argv, "--out", str(tmp_path / "b"), "--time-budget", "0"]) == 2
+    assert "--time-budget 0.0: expected a number of seconds above 0" in capsys.readouterr().err

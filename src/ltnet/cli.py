@@ -235,7 +235,11 @@ def cmd_dataaug_train(args: argparse.Namespace) -> int:
         seg_steps=args.seg_steps,
         seg_dims=args.seg_dims,
         seed=args.seed,
+        half_res=args.half_res,
+        time_budget=args.time_budget,
     )
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise LtnetError(f"--time-budget {args.time_budget}: expected a number of seconds above 0")
     data = load_train_data(
         args.atlas,
         args.atlas_labels,
@@ -593,11 +597,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dt.add_argument("--seg-steps", type=int, default=2000, help="segmenter steps (default: 2000)")
     dt.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock seconds for the whole training; the segmenter stops early once they are "
+        "spent (its steps run are saved in config.json). Default: no limit",
+    )
+    dt.add_argument(
         "--seg-dims",
         type=int,
         choices=[2, 3],
         default=2,
         help="2: U-Net over axial slices (default), 3: 3D U-Net",
+    )
+    dt.add_argument(
+        "--half-res",
+        action="store_true",
+        help="the spatial models predict their fields at half resolution, as 'ltnet train --half-res'",
     )
     dt.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     dt.add_argument("--device", **dev)

@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from ltnet import losses
 from ltnet.adapt import pair_loss
 from ltnet.atlas import Atlas
 from ltnet.checkpoint import load_checkpoint, save_checkpoint
-from ltnet.config import TrainConfig
+from ltnet.config import NetConfig, TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.nn import SpatialTransformer, VxmUNet
@@ -60,6 +60,10 @@ class DataAugConfig:
     lambda_appearance: float = 0.02  # smoothness of the appearance change
     atlas_fraction: float = 0.1  # share of segmenter steps that see the atlas itself, unchanged
     seed: int = 0
+    half_res: bool = False  # the spatial models predict their fields at 1/2 resolution (train --half-res)
+    # wall-clock seconds for the whole training: the segmenter stops early once they are spent,
+    # so that DataAug can be given the same budget as another method; None: run every step
+    time_budget: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> DataAugConfig:
@@ -155,16 +159,22 @@ def train_dataaug(
 
     # 1. G_F: the product's own voxelmorph training, in a run folder of its own
     t0 = time.perf_counter()
-    spatial = TrainConfig(variant="voxelmorph", steps=cfg.spatial_steps, seed=cfg.seed, lr=cfg.lr)
-    spatial = replace(spatial, checkpoint_every=max(1, cfg.spatial_steps))
+    spatial = TrainConfig(
+        variant="voxelmorph",
+        steps=cfg.spatial_steps,
+        seed=cfg.seed,
+        lr=cfg.lr,
+        net=NetConfig(half_res=cfg.half_res),
+        checkpoint_every=max(1, cfg.spatial_steps),
+    )
     fwd_state = load_checkpoint(train(spatial, data, run_dir / "spatial", device=device, progress=progress))
-    g_f = VxmUNet(spatial.net.enc, spatial.net.dec).to(device)
+    g_f = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=cfg.half_res).to(device)
     g_f.load_state_dict({k[len("g_f.") :]: v for k, v in fwd_state["model"].items() if k.startswith("g_f.")})
     times["spatial_forward"] = time.perf_counter() - t0
 
     # 2. G_B: image to atlas, the same network and losses with the roles swapped
     t0 = time.perf_counter()
-    g_b = VxmUNet(spatial.net.enc, spatial.net.dec).to(device)
+    g_b = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=cfg.half_res).to(device)
     train_backward(g_b, x, ys, cfg.spatial_steps, spatial, rng, progress)
     warp = SpatialTransformer("bilinear")
     times["spatial_backward"] = time.perf_counter() - t0
@@ -208,6 +218,9 @@ def train_dataaug(
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     log = []
     for step in progress_steps(range(cfg.seg_steps), progress, "segmenter"):
+        spent = sum(times.values()) + time.perf_counter() - t0
+        if cfg.time_budget is not None and step > 0 and spent >= cfg.time_budget:
+            break  # at least one step, so that the model is never the untrained network
         with torch.no_grad():
             if rng.random() < cfg.atlas_fraction:
                 img, lab = x, labels
@@ -231,24 +244,25 @@ def train_dataaug(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        log.append({"step": step + 1, "seg": float(loss)})
+        log.append({"step": step + 1, "seg": float(loss.detach())})
     times["segmenter"] = time.perf_counter() - t0
+    done = {"seg_steps_run": len(log), "seconds": times}
 
     path = save_checkpoint(
         run_dir / MODEL_NAME,
         {
             "config": asdict(cfg),
-            "step": cfg.seg_steps,
+            "step": len(log),
             "model": seg.state_dict(),
             "g_b": g_b.state_dict(),
             "appearance": app.state_dict(),
             "atlas": atlas.to_state(),
             "prep": data.prep.to_dict(),
-            "seconds": times,
+            **done,
         },
     )
     atomic_write_text(run_dir / "log.jsonl", "".join(json.dumps(r) + "\n" for r in log))
-    atomic_write_text(run_dir / "config.json", json.dumps({**asdict(cfg), "seconds": times}, indent=2) + "\n")
+    atomic_write_text(run_dir / "config.json", json.dumps({**asdict(cfg), **done}, indent=2) + "\n")
     return path
 
 
