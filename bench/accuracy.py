@@ -529,6 +529,7 @@ class Bench:
             "seconds_per_subject": self.seg_seconds(seg),
             "train_seconds": float(sum(done["seconds"].values())),
             "stage_seconds": done["seconds"],
+            "appearance_residual": done.get("appearance_residual"),
             "steps": {"spatial": spatial, "appearance": spatial, "segmenter": done["seg_steps_run"]},
             "budget_seconds": budget,
         }

@@ -247,6 +247,13 @@ def _dataaug(rows: dict, p) -> list[str]:
         *[f"| {names[k]} | {_time(v)} |" for k, v in sec.items() if k in names],
         f"| total | {_time(da['train_seconds'])} |",
     ]
+    if da.get("appearance_residual") is not None:
+        out += [
+            "",
+            f"The appearance change explains {1 - da['appearance_residual']:.0%} of the mean absolute "
+            "difference between the atlas and the back-warped pool images (`appearance_residual` "
+            f"{da['appearance_residual']:.2f} in the run's config.json; 1: no better than no change).",
+        ]
     seed = p.seeds[0]
     order = [
         ("VoxelMorph", _mean(rows, f"ladder-voxelmorph-s{seed}")),

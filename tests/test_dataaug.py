@@ -11,7 +11,14 @@ import torch
 
 from ltnet.checkpoint import load_checkpoint
 from ltnet.cli import main
-from ltnet.dataaug import segment_volume, segmenter, synthesise
+from ltnet.dataaug import (
+    appearance_change,
+    appearance_net,
+    appearance_residual,
+    segment_volume,
+    segmenter,
+    synthesise,
+)
 from ltnet.nn import SpatialTransformer
 from tests.conftest import atlas_args, textured
 
@@ -107,6 +114,22 @@ def test_time_budget_stops_the_segmenter_early(toy_data, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "n"), "--seg-steps", "4", "--half-res"]) == 0
     cfg = json.loads((tmp_path / "n" / "config.json").read_text())
     assert cfg["seg_steps_run"] == 4 and cfg["half_res"] is True
+    assert 0 <= cfg["appearance_residual"] <= 1.5  # measured on the pool after training
+    stages = [json.loads(line)["stage"] for line in (tmp_path / "n" / "log.jsonl").read_text().splitlines()]
+    assert stages == ["appearance"] + ["segmenter"] * 4
     assert load_checkpoint(tmp_path / "n" / "spatial" / "checkpoint.pt")["config"]["net"]["half_res"]
     assert main([*argv, "--out", str(tmp_path / "b"), "--time-budget", "0"]) == 2
     assert "--time-budget 0.0: expected a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_appearance_model_starts_from_no_change():
+    x = torch.rand(1, 1, 12, 10, 9)  # not a multiple of 8: padded and cropped back
+    backs = torch.cat([x + 0.1 * torch.rand_like(x), x, x - 0.05])
+    app = appearance_net()
+    psi = appearance_change(app, x, backs[:1])
+    assert psi.shape == x.shape and float(psi.detach().abs().max()) == 0.0
+    # no change explains none of the difference; the image equal to the atlas is left out
+    assert appearance_residual(app, x, backs) == 1.0
+    # gradients reach the zeroed last layer, so the change can grow from zero
+    ((x + appearance_change(app, x, backs[:1]) - backs[:1]) ** 2).mean().backward()
+    assert float(app.model[-1].conv.weight.grad.abs().sum()) > 0

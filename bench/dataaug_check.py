@@ -1,0 +1,109 @@
+"""Where does the benchmark's DataAug model lose Dice: on its own synthesised examples, or on real scans?
+
+    python bench/dataaug_check.py [--profile cpu]
+
+Loads the DataAug run of ``bench/accuracy.py`` (``runs/dataaug``) and, on the working grid, scores
+its segmenter (mean Dice over the atlas's structures, background excluded) on
+1. the atlas itself (seen in training, unchanged);
+2. each pool image's own synthesised example ``(x + psi_i) o dp_i`` against ``x_s o dp_i``, the
+   kind of example the segmenter was trained on;
+3. each real pool image ``y_i``, against the same labels ``x_s o dp_i`` (the spatial model's label
+   transfer, i.e. the voxelmorph variant's answer): agreement, not truth;
+and how much of the atlas-to-back-warped-image difference the appearance change explains
+(residual: mean |x + psi - y o dpB| / mean |x - y o dpB|; 1 explains nothing, 0 all).
+A high (2) and a low (3) say the segmenter learned the synthetic examples but does not carry over to
+the real scans (too few spatial and appearance draws, or an appearance model that misses them).
+
+Measured 2026-11-26 on the cpu profile's first DataAug run (1.6 h budget: 750 steps of each spatial
+model and of the appearance model, 9619 segmenter steps; benchmark Dice 0.693 against the truth,
+below affine-only's 0.703): atlas 0.970; synthesised examples 0.954 to 0.983; real scans 0.658 to
+0.721 against their label transfer; appearance residual 1.03 to 1.13, i.e. the appearance change
+was worse than none. MONAI's UNet starts with a random last layer (residual 14 before training);
+with it zeroed (``ltnet.dataaug.appearance_net`` since), 300 steps at the same rate reach a
+residual of 0.39 (0.31 at 1e-3). That run is superseded; the row is to be rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def mean_dice(a: np.ndarray, b: np.ndarray, ids) -> float:
+    from ltnet.evaluate import dice_per_label
+
+    return float(np.nanmean(dice_per_label(a, b, [i for i in ids if i != 0])))
+
+
+def main() -> int:
+    from accuracy import REPO, Bench
+
+    from ltnet.cache import PrepCache
+    from ltnet.checkpoint import load_checkpoint
+    from ltnet.dataaug import (
+        appearance_change,
+        appearance_net,
+        appearance_residual,
+        load_dataaug,
+        segment_volume,
+        synthesise,
+    )
+    from ltnet.nn import VxmUNet
+    from ltnet.train import load_train_data
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    bench = Bench(args.profile, REPO / "bench" / "out" / "accuracy")
+    run = bench.root / "runs" / "dataaug"
+    model = load_dataaug(run)
+    state = load_checkpoint(run / "dataaug.pt")
+    a = bench.atlas()
+    data = load_train_data(
+        bench.images[a], bench.labels[a], list(bench.images.values()), model.prep, PrepCache(bench.cache)
+    )
+    atlas, ids = data.atlas, np.asarray(data.atlas.label_ids)
+    x = atlas.image_tensor("cpu")
+    half = bool(state["config"].get("half_res", False))
+    spatial = load_checkpoint(run / "spatial" / "checkpoint.pt")
+    net = spatial["config"]["net"]
+    g_f = VxmUNet(tuple(net["enc"]), tuple(net["dec"]), half_res=half).eval()
+    g_f.load_state_dict({k[4:]: v for k, v in spatial["model"].items() if k.startswith("g_f.")})
+    g_b = VxmUNet(tuple(net["enc"]), tuple(net["dec"]), half_res=half).eval()
+    g_b.load_state_dict(state["g_b"])
+    app = appearance_net().eval()
+    app.load_state_dict(state["appearance"])
+    from ltnet.nn import SpatialTransformer
+
+    warp = SpatialTransformer("bilinear")
+    labels = torch.from_numpy(atlas.labels)
+
+    def seg(img: torch.Tensor) -> np.ndarray:
+        return ids[segment_volume(model.net, img, model.config.seg_dims).numpy()]
+
+    print(f"atlas itself: {mean_dice(seg(x), atlas.labels, ids):.3f}")
+    print("image | synthesised example | real scan vs its label transfer | |psi| mean | residual")
+    for name, y_np in zip(bench.images, data.images, strict=True):
+        y = torch.from_numpy(y_np)[None, None]
+        dp = g_f(x, y)
+        back = warp(y, g_b(y, x))
+        psi = appearance_change(app, x, back)
+        img, lab = synthesise(x, labels, atlas.label_ids, dp, psi)
+        lab = lab.numpy()
+        res = appearance_residual(app, x, back)
+        print(
+            f"{name} | {mean_dice(seg(img), lab, ids):.3f} | {mean_dice(seg(y), lab, ids):.3f} "
+            f"| {float(psi.abs().mean()):.4f} | {res:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
