@@ -54,7 +54,8 @@ def main() -> int:
         segment_volume,
         synthesise,
     )
-    from ltnet.nn import VxmUNet
+    from ltnet.nn import SpatialTransformer, VxmUNet
+    from ltnet.segment import load_trained
     from ltnet.train import load_train_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -71,17 +72,12 @@ def main() -> int:
     )
     atlas, ids = data.atlas, np.asarray(data.atlas.label_ids)
     x = atlas.image_tensor("cpu")
-    half = bool(state["config"].get("half_res", False))
-    spatial = load_checkpoint(run / "spatial" / "checkpoint.pt")
-    net = spatial["config"]["net"]
-    g_f = VxmUNet(tuple(net["enc"]), tuple(net["dec"]), half_res=half).eval()
-    g_f.load_state_dict({k[4:]: v for k, v in spatial["model"].items() if k.startswith("g_f.")})
-    g_b = VxmUNet(tuple(net["enc"]), tuple(net["dec"]), half_res=half).eval()
+    spatial = load_trained(run / "spatial")
+    g_f, net = spatial.model.g_f, spatial.config.net
+    g_b = VxmUNet(net.enc, net.dec, half_res=net.half_res).eval()
     g_b.load_state_dict(state["g_b"])
     app = appearance_net().eval()
     app.load_state_dict(state["appearance"])
-    from ltnet.nn import SpatialTransformer
-
     warp = SpatialTransformer("bilinear")
     labels = torch.from_numpy(atlas.labels)
 
@@ -97,7 +93,7 @@ def main() -> int:
         psi = appearance_change(app, x, back)
         img, lab = synthesise(x, labels, atlas.label_ids, dp, psi)
         lab = lab.numpy()
-        res = appearance_residual(app, x, back)
+        res = appearance_residual(x, psi, back)
         print(
             f"{name} | {mean_dice(seg(img), lab, ids):.3f} | {mean_dice(seg(y), lab, ids):.3f} "
             f"| {float(psi.abs().mean()):.4f} | {res:.2f}"

@@ -129,7 +129,8 @@ def test_appearance_model_starts_from_no_change():
     psi = appearance_change(app, x, backs[:1])
     assert psi.shape == x.shape and float(psi.detach().abs().max()) == 0.0
     # no change explains none of the difference; the image equal to the atlas is left out
-    assert appearance_residual(app, x, backs) == 1.0
+    psis = torch.cat([appearance_change(app, x, b) for b in backs.split(1)]).detach()
+    assert appearance_residual(x, psis, backs) == 1.0
     # gradients reach the zeroed last layer, so the change can grow from zero
     ((x + appearance_change(app, x, backs[:1]) - backs[:1]) ** 2).mean().backward()
     assert float(app.model[-1].conv.weight.grad.abs().sum()) > 0

@@ -40,7 +40,7 @@ from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.nn import SpatialTransformer, VxmUNet
 from ltnet.nn.padding import crop_to, pad_to_multiple
 from ltnet.prepare import PrepConfig
-from ltnet.segment import transfer_labels
+from ltnet.segment import load_trained, transfer_labels
 from ltnet.train import TrainData, progress_steps, train
 
 MODEL_NAME = "dataaug.pt"
@@ -90,17 +90,16 @@ def appearance_change(app: nn.Module, x: torch.Tensor, back: torch.Tensor) -> to
     return crop_to(app(padded), size)
 
 
-def appearance_residual(app: nn.Module, x: torch.Tensor, backs: torch.Tensor) -> float:
-    """How much of the atlas-to-image difference the appearance change misses, over the back-warped
-    images ``backs`` (N, 1, D, H, W): mean over images of ``mean|x + psi - back| / mean|x - back|``
-    (0: all explained; 1: no better than no change), images equal to the atlas left out."""
-    out = []
-    with torch.no_grad():
-        for b in backs.split(1):
-            base = float((x - b).abs().mean())
-            if base > 1e-6:
-                out.append(float((x + appearance_change(app, x, b) - b).abs().mean()) / base)
-    return float(np.mean(out)) if out else float("nan")
+def appearance_residual(x: torch.Tensor, psis: torch.Tensor, backs: torch.Tensor) -> float:
+    """How much of the atlas-to-image difference the appearance changes ``psis`` miss, over the
+    back-warped images ``backs`` (both (N, 1, D, H, W); x (1, 1, D, H, W)): mean over images of
+    ``mean|x + psi - back| / mean|x - back|`` (0: all explained; 1: no better than no change),
+    images equal to the atlas left out."""
+    dims = tuple(range(1, x.dim()))
+    base = (x - backs).abs().mean(dims)
+    miss = (x + psis - backs).abs().mean(dims)
+    keep = base > 1e-6
+    return float((miss[keep] / base[keep]).mean()) if bool(keep.any()) else float("nan")
 
 
 def segmenter(num_classes: int, dims: int) -> nn.Module:
@@ -193,14 +192,13 @@ def train_dataaug(
         net=NetConfig(half_res=cfg.half_res),
         checkpoint_every=max(1, cfg.spatial_steps),
     )
-    fwd_state = load_checkpoint(train(spatial, data, run_dir / "spatial", device=device, progress=progress))
-    g_f = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=cfg.half_res).to(device)
-    g_f.load_state_dict({k[len("g_f.") :]: v for k, v in fwd_state["model"].items() if k.startswith("g_f.")})
+    g_f = load_trained(train(spatial, data, run_dir / "spatial", device=device, progress=progress), device)
+    g_f = g_f.model.g_f
     times["spatial_forward"] = time.perf_counter() - t0
 
     # 2. G_B: image to atlas, the same network and losses with the roles swapped
     t0 = time.perf_counter()
-    g_b = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=cfg.half_res).to(device)
+    g_b = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=spatial.net.half_res).to(device)
     train_backward(g_b, x, ys, cfg.spatial_steps, spatial, rng, progress)
     warp = SpatialTransformer("bilinear")
     times["spatial_backward"] = time.perf_counter() - t0
@@ -222,16 +220,16 @@ def train_dataaug(
         opt.step()
         log.append({"stage": "appearance", "step": step + 1, "loss": float(loss.detach())})
     app.eval()
-    residual = appearance_residual(app, x, backs)
+    with torch.no_grad():
+        psis = torch.cat([appearance_change(app, x, backs[i : i + 1]) for i in range(n)])
+    residual = appearance_residual(x, psis, backs)
     times["appearance"] = time.perf_counter() - t0
+    del backs
 
     # 4. the segmenter, on examples synthesised on the fly from independent (spatial, appearance) draws
     t0 = time.perf_counter()
-    g_f.eval()
     with torch.no_grad():
         fields = torch.cat([g_f(x, ys[i : i + 1]) for i in range(n)])
-        psis = torch.cat([appearance_change(app, x, backs[i : i + 1]) for i in range(n)])
-    del backs
     labels = torch.from_numpy(atlas.labels).to(device)
     lut = torch.zeros(int(max(atlas.label_ids)) + 1, dtype=torch.long, device=device)
     lut[torch.tensor(atlas.label_ids, device=device)] = torch.arange(len(atlas.label_ids), device=device)
