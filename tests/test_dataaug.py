@@ -7,6 +7,7 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pytest
 import torch
 
 from ltnet.checkpoint import load_checkpoint
@@ -122,13 +123,23 @@ def test_time_budget_stops_the_segmenter_early(toy_data, tmp_path, capsys):
     assert "--time-budget 0.0: expected a number of seconds above 0" in capsys.readouterr().err
 
 
+def test_appearance_residual_is_pooled_over_images():
+    x = torch.zeros(1, 1, 4, 4, 4)
+    backs = torch.cat([x + 1.0, x + 0.01])  # an image far from the atlas, and one close to it
+    psis = torch.cat([x + 1.0, x])  # the first explained exactly, the second not at all
+    # pooled: 0.01 missed of 1.01 in all; a mean of per-image ratios would say (0 + 1) / 2
+    assert appearance_residual(x, psis, backs) == pytest.approx(0.01 / 1.01)
+    assert appearance_residual(x, torch.cat([x + 2.0, x]), backs) == pytest.approx(1.01 / 1.01)
+    assert np.isnan(appearance_residual(x, psis, torch.cat([x, x])))
+
+
 def test_appearance_model_starts_from_no_change():
     x = torch.rand(1, 1, 12, 10, 9)  # not a multiple of 8: padded and cropped back
     backs = torch.cat([x + 0.1 * torch.rand_like(x), x, x - 0.05])
     app = appearance_net()
     psi = appearance_change(app, x, backs[:1])
     assert psi.shape == x.shape and float(psi.detach().abs().max()) == 0.0
-    # no change explains none of the difference; the image equal to the atlas is left out
+    # no change explains none of the difference (the image equal to the atlas adds nothing)
     psis = torch.cat([appearance_change(app, x, b) for b in backs.split(1)]).detach()
     assert appearance_residual(x, psis, backs) == 1.0
     # gradients reach the zeroed last layer, so the change can grow from zero

@@ -92,14 +92,15 @@ def appearance_change(app: nn.Module, x: torch.Tensor, back: torch.Tensor) -> to
 
 def appearance_residual(x: torch.Tensor, psis: torch.Tensor, backs: torch.Tensor) -> float:
     """How much of the atlas-to-image difference the appearance changes ``psis`` miss, over the
-    back-warped images ``backs`` (both (N, 1, D, H, W); x (1, 1, D, H, W)): mean over images of
-    ``mean|x + psi - back| / mean|x - back|`` (0: all explained; 1: no better than no change),
-    images equal to the atlas left out."""
-    dims = tuple(range(1, x.dim()))
-    base = (x - backs).abs().mean(dims)
-    miss = (x + psis - backs).abs().mean(dims)
-    keep = base > 1e-6
-    return float((miss[keep] / base[keep]).mean()) if bool(keep.any()) else float("nan")
+    back-warped images ``backs`` (both (N, 1, D, H, W); x (1, 1, D, H, W)):
+    ``sum|x + psi - back| / sum|x - back|`` pooled over every image and voxel (0: all explained;
+    1: no better than no change; NaN when every image equals the atlas).
+
+    Pooled, not a mean of per-image ratios: a pool image close to the atlas (the atlas itself, when
+    it is in the pool) has a near-zero denominator and would dominate such a mean."""
+    base = float((x - backs).abs().sum())
+    miss = float((x + psis - backs).abs().sum())
+    return miss / base if base > 1e-6 * backs.numel() else float("nan")
 
 
 def segmenter(num_classes: int, dims: int) -> nn.Module:
