@@ -55,18 +55,16 @@ def main() -> int:
     from accuracy import REPO, Bench
 
     from ltnet.cache import PrepCache
-    from ltnet.checkpoint import load_checkpoint
     from ltnet.dataaug import (
         appearance_change,
-        appearance_net,
         appearance_residual,
+        back_warped,
         load_dataaug,
+        load_transforms,
         segment_volume,
         synthesise,
     )
     from ltnet.io import atomic_write_text
-    from ltnet.nn import SpatialTransformer, VxmUNet
-    from ltnet.segment import load_trained
     from ltnet.train import load_train_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -76,20 +74,13 @@ def main() -> int:
     bench = Bench(args.profile, REPO / "bench" / "out" / "accuracy")
     run = bench.root / "runs" / "dataaug"
     model = load_dataaug(run)
-    state = load_checkpoint(run / "dataaug.pt")
     a = bench.atlas()
     data = load_train_data(
         bench.images[a], bench.labels[a], list(bench.images.values()), model.prep, PrepCache(bench.cache)
     )
     atlas, ids = data.atlas, np.asarray(data.atlas.label_ids)
     x = atlas.image_tensor("cpu")
-    spatial = load_trained(run / "spatial")
-    g_f, net = spatial.model.g_f, spatial.config.net
-    g_b = VxmUNet(net.enc, net.dec, half_res=net.half_res).eval()
-    g_b.load_state_dict(state["g_b"])
-    app = appearance_net().eval()
-    app.load_state_dict(state["appearance"])
-    warp = SpatialTransformer("bilinear")
+    g_f, g_b, app = load_transforms(run)
     labels = torch.from_numpy(atlas.labels)
 
     def seg(img: torch.Tensor) -> np.ndarray:
@@ -99,7 +90,7 @@ def main() -> int:
     for name, y_np in zip(bench.images, data.images, strict=True):
         y = torch.from_numpy(y_np)[None, None]
         dp = g_f(x, y)
-        back = warp(y, g_b(y, x))
+        back = back_warped(g_b, x, y)
         psi = appearance_change(app, x, back)
         img, lab = synthesise(x, labels, atlas.label_ids, dp, psi)
         lab = lab.numpy()

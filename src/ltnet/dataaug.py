@@ -84,6 +84,16 @@ def appearance_net() -> nn.Module:
     return net
 
 
+def backward_net(net: NetConfig) -> VxmUNet:
+    """G_B, image to atlas: the spatial model's layout (brainstorm's ``flow-bck``)."""
+    return VxmUNet(net.enc, net.dec, half_res=net.half_res)
+
+
+def back_warped(g_b: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """y o dpB, the image brought into the atlas's space: x, y (1, 1, D, H, W) -> (1, 1, D, H, W)."""
+    return SpatialTransformer("bilinear")(y, g_b(y, x))
+
+
 def appearance_change(app: nn.Module, x: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
     """psi = A(x, y o dpB): x, back (1, 1, D, H, W) -> (1, 1, D, H, W)."""
     padded, size = pad_to_multiple(torch.cat([x, back], 1), 8)
@@ -193,22 +203,21 @@ def train_dataaug(
         net=NetConfig(half_res=cfg.half_res),
         checkpoint_every=max(1, cfg.spatial_steps),
     )
-    g_f = load_trained(train(spatial, data, run_dir / "spatial", device=device, progress=progress), device)
-    g_f = g_f.model.g_f
+    spatial_ckpt = train(spatial, data, run_dir / "spatial", device=device, progress=progress)
+    g_f = load_trained(spatial_ckpt, device).model.g_f
     times["spatial_forward"] = time.perf_counter() - t0
 
     # 2. G_B: image to atlas, the same network and losses with the roles swapped
     t0 = time.perf_counter()
-    g_b = VxmUNet(spatial.net.enc, spatial.net.dec, half_res=spatial.net.half_res).to(device)
+    g_b = backward_net(spatial.net).to(device)
     train_backward(g_b, x, ys, cfg.spatial_steps, spatial, rng, progress)
-    warp = SpatialTransformer("bilinear")
     times["spatial_backward"] = time.perf_counter() - t0
 
     # 3. appearance: psi = A(x, y o dpB), so that x + psi matches the back-warped image
     t0 = time.perf_counter()
     g_b.eval()
     with torch.no_grad():
-        backs = torch.cat([warp(ys[i : i + 1], g_b(ys[i : i + 1], x)) for i in range(n)])
+        backs = torch.cat([back_warped(g_b, x, ys[i : i + 1]) for i in range(n)])
     app = appearance_net().to(device)
     opt = torch.optim.Adam(app.parameters(), lr=cfg.lr)
     log = []
@@ -315,6 +324,19 @@ def load_dataaug(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
             f"{run_dir}: not a DataAug model ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
         ) from None
     return DataAugModel(cfg, net.to(device).eval(), atlas, PrepConfig.from_dict(state["prep"]))
+
+
+def load_transforms(
+    run_dir: str | os.PathLike, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """A DataAug run's (G_F, G_B, appearance model), in eval mode: what synthesises its examples."""
+    p = Path(run_dir)
+    state = load_checkpoint(p / MODEL_NAME)
+    spatial = load_trained(p / "spatial", device)
+    g_b, app = backward_net(spatial.config.net), appearance_net()
+    g_b.load_state_dict(state["g_b"])
+    app.load_state_dict(state["appearance"])
+    return spatial.model.g_f, g_b.to(device).eval(), app.to(device).eval()
 
 
 def segment_dataaug(
