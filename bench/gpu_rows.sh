@@ -10,7 +10,8 @@
 # (bench/out/accuracy/cache), so no ANTs registration runs there; ATLAS_JSON is the cpu profile's
 # rows/atlas.json, so both profiles use the same atlas.
 set -u
-data=$1 cache=$2 atlas=$3 out=$4 secs=$5
+# absolute: the benchmark links its data folder to these paths from another directory
+data=$(realpath "$1") cache=$(realpath "$2") atlas=$(realpath "$3") out=$4 secs=$5
 shift 5
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:${PYTHONPATH:-} LTNET_DATA=$data
 py=${PYTHON:-python3}

@@ -307,6 +307,74 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
     return out
 
 
+def _disc_probe(rows: dict, root: Path) -> list[str]:
+    """``bench/disc_probe.py``'s figures for the rows whose models it probed (same ``finished``)."""
+    path = root / "disc_probe.json"
+    if not path.exists():
+        return []
+    probe = json.loads(path.read_text())
+    cur = {k: v for k, v in probe.items() if k in rows and v.get("row_finished") == rows[k].get("finished")}
+    gan = {k: v for k, v in cur.items() if "mean" in v}
+    if not gan:
+        return []
+    out = [
+        "",
+        "## What the rows with L_GAN learned (`bench/disc_probe.py`)",
+        "",
+        "Mean patch score of each row's discriminator (1: real, 0: synthetic) over the six non-atlas "
+        "pool images, on the working grid; field dependence: mean over image pairs of "
+        "|dpF(y_i) - dpF(y_j)| over mean |dpF| (0: one field for every image).",
+        "",
+        "| row | y | y moved 1 voxel | y moved 2 voxels | y mirrored L-R | atlas (a pool image) "
+        "| atlas o own field | atlas o VoxelMorph field | mean abs dpF (voxels) | field dependence |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for k, v in gan.items():
+        m = v["mean"]
+        out.append(
+            f"| {k} | {m['y']:.2f} | {m['y_roll1']:.2f} | {m['y_roll2']:.2f} | {m['y_mirror_lr']:.2f} "
+            f"| {v['atlas']:.2f} | {m['x_own_field']:.2f} | {m['x_reference_field']:.2f} "
+            f"| {v['field_mean_abs_voxels']:.3f} | {v['field_dependence']:.3f} |"
+        )
+    for k, v in cur.items():
+        if "mean" not in v:
+            out.append(
+                f"| {k} (no L_GAN) | - | - | - | - | - | - | - | {v['field_mean_abs_voxels']:.3f} "
+                f"| {v['field_dependence']:.3f} |"
+            )
+    own = max(v["mean"]["x_own_field"] for v in gan.values())
+    ref = min(v["mean"]["x_reference_field"] for v in gan.values())
+    sim_own = min(v["mean"]["sim_own_field"] for v in gan.values())
+    sim_ref = max(v["mean"]["sim_reference_field"] for v in gan.values())
+    out += [
+        "",
+        f"L_sim of the atlas warped by the rows' own fields: {sim_own:.3f} at best; by VoxelMorph's "
+        f"field: {sim_ref:.3f} at worst (lower is better).",
+    ]
+    if ref > own and sim_ref < sim_own:
+        out += [
+            "",
+            "Every discriminator scores the atlas warped by VoxelMorph's field as more real than the "
+            "atlas warped by its own generator's field, and L_sim prefers VoxelMorph's field too. So "
+            "the generators stopped at a field that ignores the image although both image terms, "
+            "L_GAN and L_sim, would fall by registering: in the +L_GAN row, whose only other term is "
+            "L_smooth, that is a failure to reach a registration, not an objective that rewards the "
+            "identity. In the rows with the backward path, the cycle terms do favour the identity, "
+            "which G_B inverts exactly (`bench/collapse_check.py`).",
+        ]
+    atlas = max(v["atlas"] for v in gan.values())
+    y = min(v["mean"]["y"] for v in gan.values())
+    out += [
+        "",
+        f"The discriminators score the atlas's own scan, which is one of the seven real pool images, "
+        f"at most {atlas:.2f} against at least {y:.2f} for the others: they recognise the atlas's "
+        "anatomy, which no smooth warp removes, rather than judging realness. With seven images "
+        "they partly memorise the pool too: a real image moved by two voxels or mirrored scores "
+        "lower (table).",
+    ]
+    return out
+
+
 def _extras(rows: dict, p, root: Path) -> list[str]:
     out: list[str] = _dataaug(rows, p, root)
     qc = rows.get("qc")
@@ -377,6 +445,7 @@ def _extras(rows: dict, p, root: Path) -> list[str]:
                         f"| {LADDER_NAMES[v]}, {how} | {_f(_mean(rows, name))} | {_f(_folding(r), 4)} "
                         f"| {_f(r.get('seconds_per_step'), 2)} |"
                     )
+    out += _disc_probe(rows, root)
     # the paper's claims, each checked against what was measured
     claims = [
         ("LT-Net beats VoxelMorph", f"ladder-full-s{p.seeds[0]}", f"ladder-voxelmorph-s{p.seeds[0]}"),
@@ -386,6 +455,16 @@ def _extras(rows: dict, p, root: Path) -> list[str]:
             "the cycle baseline beats VoxelMorph",
             f"ladder-cycle-s{p.seeds[0]}",
             f"ladder-voxelmorph-s{p.seeds[0]}",
+        ),
+        (
+            "L_trans improves on the cycle baseline",
+            f"ladder-trans-s{p.seeds[0]}",
+            f"ladder-cycle-s{p.seeds[0]}",
+        ),
+        (
+            "L_anat improves on the cycle baseline",
+            f"ladder-anat-s{p.seeds[0]}",
+            f"ladder-cycle-s{p.seeds[0]}",
         ),
         ("LT-Net beats the cycle baseline", f"ladder-full-s{p.seeds[0]}", f"ladder-cycle-s{p.seeds[0]}"),
         ("LT-Net beats single-atlas SyN", f"ladder-full-s{p.seeds[0]}", "syn"),
