@@ -37,6 +37,7 @@ def main() -> int:
     from accuracy import REPO, Bench
 
     from ltnet.io import atomic_write_text
+    from ltnet.train import read_log
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
@@ -58,8 +59,7 @@ def main() -> int:
         args.steps,
         extra=("--init", str(init)),
     )
-    log = [json.loads(ln) for ln in (bench.root / "runs" / tag / "log.jsonl").read_text().splitlines()]
-    tail = log[-min(100, len(log)) :]
+    tail = read_log(bench.root / "runs" / tag)[-100:]
     row["init"] = args.init
     init_row = bench.rows / f"{args.init}.json"
     row["init_finished"] = json.loads(init_row.read_text()).get("finished") if init_row.exists() else None
