@@ -153,6 +153,11 @@ class Bench:
         recs = [json.loads(p.read_text()) for p in pred.glob("*_segment.json")]
         return float(np.mean([r["seconds"] for r in recs])) if recs else float("nan")
 
+    def finished(self, row: str) -> str | None:
+        """The row's ``finished`` stamp (None if not run): ties a diagnostic to the model it scored."""
+        f = self.rows / f"{row}.json"
+        return json.loads(f.read_text()).get("finished") if f.exists() else None
+
     def prep_seconds(self) -> float:
         f = self.rows / "affine.json"
         return json.loads(f.read_text())["prep_seconds_per_subject"] if f.exists() else float("nan")

@@ -103,7 +103,7 @@ def main() -> int:
         psis.append(psi)
         backs.append(back)
     result = {
-        "row_finished": json.loads((bench.root / "rows" / "dataaug.json").read_text()).get("finished"),
+        "row_finished": bench.finished("dataaug"),
         "atlas_name": a,
         "atlas": mean_dice(seg(x), atlas.labels, ids),
         "images": per_image,

@@ -45,12 +45,6 @@ def field_dependence(fields: list[torch.Tensor]) -> tuple[float, float]:
     return size, spread / size if size > 0 else float("nan")
 
 
-def _finished(bench, row: str) -> str | None:
-    """The row's ``finished`` stamp: ties these figures to the model the row scored."""
-    path = bench.rows / f"{row}.json"
-    return json.loads(path.read_text()).get("finished") if path.exists() else None
-
-
 def main() -> int:
     from accuracy import REPO, Bench
 
@@ -93,6 +87,8 @@ def main() -> int:
     ys = {n: torch.as_tensor(v)[None, None].float() for n, v in zip(bench.images, data.images, strict=True)}
     others = [n for n in ys if n != a]
     half = torch.full((1, 3, *x.shape[2:]), 0.5)  # half a voxel along every axis
+    ref_fields = {n: ref.g_f(x, ys[n]) for n in others}  # computed once, compared with every row
+    ref_warped = {n: ref.warp(x, f) for n, f in ref_fields.items()}
 
     out: dict[str, dict] = {}
     for row in args.rows:
@@ -107,7 +103,7 @@ def main() -> int:
         per = {}
         for n in others:
             y = ys[n]
-            own, other = model.warp(x, fields[n]), ref.warp(x, ref.g_f(x, y))
+            own, other = model.warp(x, fields[n]), ref_warped[n]
             per[n] = {
                 "y": d(y),
                 "y_roll1": d(torch.roll(y, (1, 1, 1), (2, 3, 4))),
@@ -127,18 +123,18 @@ def main() -> int:
             "per_subject": per,
             "field_mean_abs_voxels": size,
             "field_dependence": dependence,
-            "row_finished": _finished(bench, row),
+            "row_finished": bench.finished(row),
         }
         print(
             f"{row}: D(atlas) {out[row]['atlas']:.2f}; "
             + ", ".join(f"{k} {v:.2f}" for k, v in means.items())
             + f"; field |dpF| {size:.3f} voxels, dependence on y {out[row]['field_dependence']:.3f}"
         )
-    size, dependence = field_dependence([ref.g_f(x, ys[n]) for n in others])
+    size, dependence = field_dependence(list(ref_fields.values()))
     out[args.reference] = {
         "field_mean_abs_voxels": size,
         "field_dependence": dependence,
-        "row_finished": _finished(bench, args.reference),
+        "row_finished": bench.finished(args.reference),
     }
     print(f"{args.reference}: field |dpF| {size:.3f} voxels, dependence on y {dependence:.3f}")
     atomic_write_text(bench.root / "disc_probe.json", json.dumps(out, indent=2) + "\n")

@@ -61,8 +61,7 @@ def main() -> int:
     )
     tail = read_log(bench.root / "runs" / tag)[-100:]
     row["init"] = args.init
-    init_row = bench.rows / f"{args.init}.json"
-    row["init_finished"] = json.loads(init_row.read_text()).get("finished") if init_row.exists() else None
+    row["init_finished"] = bench.finished(args.init)
     row["last_100_steps_median"] = {
         k: float(np.median([r[k] for r in tail])) for k in tail[0] if k not in ("step", "seconds")
     }
