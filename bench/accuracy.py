@@ -11,9 +11,11 @@ is chosen by ``ltnet select-atlas`` among the seven; the six others are the test
 one ``ltnet train`` and one ``ltnet segment`` command run as a subprocess: the figures measure the
 product. Labels of the unlabelled pool are never read for training.
 
-Every row writes ``bench/out/accuracy/<profile>/rows/<row>.json`` and is skipped when that file
-exists, so the benchmark resumes across sessions; ``bench/RESULTS.md`` (and ``RESULTS.json``) are
-rewritten from the rows present after every row, with the missing rows listed.
+Every row writes ``bench/results/<profile>/rows/<row>.json``, a small file kept in git, and is
+skipped when that file exists, so the benchmark resumes across sessions and fresh clones; the heavy
+outputs (checkpoints, label maps, the prepared-scan cache) stay in the ignored
+``bench/out/accuracy/<profile>/``. ``bench/RESULTS.md`` (and ``RESULTS.json``) are rewritten from
+the rows present after every row, with the missing rows listed.
 
 Rows: ``affine``; the ablation ladder (``ladder-<variant>-s<seed>``, pool = all seven images,
 transductive, two seeds); ``inductive-s0`` (full LT-Net, two folds: each test subject segmented by
@@ -26,6 +28,7 @@ resuming one run); ``syn`` (ANTs SyN from the atlas, labels by ``genericLabel``)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -80,11 +83,14 @@ def subjects() -> dict[str, tuple[Path, Path]]:
 
 
 class Bench:
-    def __init__(self, profile: str, root: Path):
+    def __init__(self, profile: str, root: Path, store: Path | None = None):
+        """``root``: the ignored folder for heavy outputs; ``store`` (default
+        ``bench/results/<profile>``, kept in git): the row records and diagnostics' figures."""
         self.name = profile
         self.p = PROFILES[profile]
         self.root = root / profile
-        self.rows = self.root / "rows"
+        self.store = store or REPO / "bench" / "results" / profile
+        self.rows = self.store / "rows"
         self.rows.mkdir(parents=True, exist_ok=True)
         self.cache = root / "cache"  # prepared scans, shared by every row and profile
         # file names carry the subject (ltnet names outputs by the file's stem)
@@ -161,6 +167,24 @@ class Bench:
     def prep_seconds(self) -> float:
         f = self.rows / "affine.json"
         return json.loads(f.read_text())["prep_seconds_per_subject"] if f.exists() else float("nan")
+
+    def parts(self, row: str) -> dict[str, dict]:
+        """The parts (folds) of a long row done so far, kept in git beside the rows, so that a row
+        longer than one session resumes from its last finished part in a fresh clone."""
+        f = self.rows / f"{row}.partial.json"
+        return json.loads(f.read_text())["parts"] if f.exists() else {}
+
+    def save_part(self, row: str, key: str, record: dict) -> None:
+        parts = {**self.parts(row), key: record}
+        self.write_row(f"{row}.partial", {"row": row, "parts": parts})
+
+    @staticmethod
+    def merged_dice(parts: list[dict]) -> dict:
+        """One ``dice.json`` record from those of disjoint subject sets (each part's test subjects)."""
+        from ltnet.evaluate import Evaluation
+
+        evs = [Evaluation.from_json(d) for d in parts]
+        return functools.reduce(Evaluation.merge, evs).to_json()
 
     def write_row(self, row: str, result: dict) -> None:
         tmp = self.rows / f".{row}.json.tmp"
@@ -254,6 +278,12 @@ class Bench:
             "seconds_per_subject": self.seg_seconds(seg),
             "train_seconds": float(sum(r["seconds"] for r in log)),
             "seconds_per_step": float(np.median([r["seconds"] for r in log])),
+            # the losses at the end of training, kept with the row (the run itself is not)
+            "last_100_steps_median": {
+                k: float(np.median([r[k] for r in log[-100:]]))
+                for k in log[-1]
+                if k not in ("step", "seconds")
+            },
             "steps": steps,
             "variant": variant,
             "seed": seed,
@@ -269,22 +299,16 @@ class Bench:
     def row_inductive(self, seed: int) -> dict:
         test = self.test_names()
         folds = [test[::2], test[1::2]]
-        dice: dict = {"subjects": {}}
-        parts = []
+        row = f"inductive-s{seed}"
         for k, fold in enumerate(folds):
+            if f"fold{k}" in self.parts(row):
+                continue
             pool = [n for n in self.images if n not in fold]
-            r = self.train_and_segment(f"inductive-s{seed}-fold{k}", "full", seed, pool, fold, self.p.steps)
-            dice["subjects"].update(r["dice"]["subjects"])
-            parts.append(r)
-        merged = self.root / "seg" / f"inductive-s{seed}"
-        shutil.rmtree(merged, ignore_errors=True)
-        (merged).mkdir(parents=True)
-        for k in range(2):
-            for f in (self.root / "seg" / f"inductive-s{seed}-fold{k}-{self.p.steps}").glob("*_labels.mgz"):
-                shutil.copy(f, merged / f.name)
-        ev = self.evaluate(merged, test, merged / "scores")
+            r = self.train_and_segment(f"{row}-fold{k}", "full", seed, pool, fold, self.p.steps)
+            self.save_part(row, f"fold{k}", r)
+        parts = [self.parts(row)[f"fold{k}"] for k in range(len(folds))]
         return {
-            "dice": ev,
+            "dice": self.merged_dice([p["dice"] for p in parts]),
             "seconds_per_subject": float(np.mean([p["seconds_per_subject"] for p in parts])),
             "train_seconds": float(sum(p["train_seconds"] for p in parts)),
             "folds": [p["pool"] for p in parts],
@@ -604,6 +628,12 @@ def main() -> int:
     ap.add_argument("--profile", choices=list(PROFILES), default="cpu")
     ap.add_argument("--only", nargs="+", help="rows to run (default: all, in order)")
     ap.add_argument("--report", action="store_true", help="only rewrite RESULTS.md from the rows done")
+    ap.add_argument(
+        "--rerun-recovered",
+        action="store_true",
+        help="also run the rows whose record was recovered from a committed RESULTS.json "
+        "(bench/recover_rows.py): summary only, no per-structure or diagnostic figures",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "accuracy")
     args = ap.parse_args()
     os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", str(os.cpu_count() or 1))
@@ -612,7 +642,8 @@ def main() -> int:
     if not args.report:
         print(f"profile {args.profile}: {asdict(bench.p)}; atlas {bench.atlas()}", flush=True)
         for row in args.only or row_names(bench):
-            if (bench.rows / f"{row}.json").exists():
+            f = bench.rows / f"{row}.json"
+            if f.exists() and not (args.rerun_recovered and "recovered_from" in json.loads(f.read_text())):
                 print(f"{row}: done", flush=True)
                 continue
             t0 = time.perf_counter()

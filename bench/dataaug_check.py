@@ -117,7 +117,7 @@ def main() -> int:
             f"| {r['psi_mean_abs']:.4f} | {r['residual']:.2f}"
         )
     print(f"residual pooled over the pool: {result['residual_pooled']:.2f}")
-    out = bench.root / "dataaug_check.json"
+    out = bench.store / "dataaug_check.json"
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return 0

@@ -137,7 +137,7 @@ def main() -> int:
         "row_finished": bench.finished(args.reference),
     }
     print(f"{args.reference}: field |dpF| {size:.3f} voxels, dependence on y {dependence:.3f}")
-    atomic_write_text(bench.root / "disc_probe.json", json.dumps(out, indent=2) + "\n")
+    atomic_write_text(bench.store / "disc_probe.json", json.dumps(out, indent=2) + "\n")
     return 0
 
 

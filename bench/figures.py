@@ -123,10 +123,9 @@ def figure3(root: Path, steps: int, subjects: list[str], images: Path, truth: Pa
     return out
 
 
-def figure4(root: Path, steps: int, subject: str, truth: Path) -> Path:
+def figure4(root: Path, rows: Path, steps: int, subject: str, truth: Path) -> Path:
     from ltnet.report import _overlay, _pyplot
 
-    rows = root / "rows"
     dirs = label_dirs(root, steps)
     jlf = [k for k in dirs if k.startswith("jlf-")]
     if jlf:  # only the best label fusion row
@@ -164,15 +163,16 @@ def main() -> int:
     args = ap.parse_args()
     import accuracy
 
-    root = REPO / "bench" / "out" / "accuracy" / args.profile
+    root = REPO / "bench" / "out" / "accuracy" / args.profile  # label maps and warped images
+    rows = REPO / "bench" / "results" / args.profile / "rows"  # the row records, kept in git
     steps = accuracy.PROFILES[args.profile].steps
     images, truth = root / "data" / "images", root / "data" / "labels"
-    affine = subject_dice(root / "rows", "affine")
+    affine = subject_dice(rows, "affine")
     if not affine:
         raise SystemExit("run the affine row first: python bench/accuracy.py --only affine")
     order = sorted(affine, key=affine.get)
     OUT.mkdir(parents=True, exist_ok=True)
-    print(figure4(root, steps, order[len(order) // 2], truth))
+    print(figure4(root, rows, steps, order[len(order) // 2], truth))
     print(
         figure3(root, steps, [order[0], order[len(order) // 2], order[-1]], images, truth)
         or "figure 3: no learned row with --save-warped outputs yet"

@@ -11,14 +11,14 @@
 # rows/atlas.json, so both profiles use the same atlas.
 set -u
 # absolute: the benchmark links its data folder to these paths from another directory
-data=$(realpath "$1") cache=$(realpath "$2") atlas=$(realpath "$3") out=$4 secs=$5
+data=$(realpath "$1") cache=$(realpath "$2") atlas=$(realpath "$3") out=$(realpath -m "$4") secs=$5
 shift 5
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:${PYTHONPATH:-} LTNET_DATA=$data
 py=${PYTHON:-python3}
-root=bench/out/accuracy
-mkdir -p "$out" "$root/cpu-cuda/rows"
+root=bench/out/accuracy store=$PWD/bench/results/cpu-cuda
+mkdir -p "$out" "$root" "$store/rows"
 [ -e "$root/cache" ] || ln -s "$(realpath "$cache")" "$root/cache"
-cp "$atlas" "$root/cpu-cuda/rows/atlas.json"
+cp "$atlas" "$store/rows/atlas.json"
 nvidia-smi -L 2>/dev/null
 end=$((SECONDS + secs))
 for row in "$@"; do
@@ -27,6 +27,8 @@ for row in "$@"; do
     echo "== $row ($left s left)"
     timeout -s INT "$left" $py bench/accuracy.py --profile cpu-cuda --only "$row" 2>&1 | tail -5
 done
-tar -czf "$out/rows.tgz" -C "$root/cpu-cuda" rows $(cd "$root/cpu-cuda" && ls -d runs/*/log.jsonl 2>/dev/null)
+# the row records (unpack over bench/results/cpu-cuda) and the training logs
+tar -czf "$out/rows.tgz" -C "$store" rows
+(cd "$root/cpu-cuda" && tar -czf "$out/logs.tgz" runs/*/log.jsonl 2>/dev/null)
 cp bench/RESULTS-cpu-cuda.md "$out/" 2>/dev/null
 ls -la "$out"

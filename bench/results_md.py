@@ -76,7 +76,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "",
         f"Written by `python bench/accuracy.py --profile {bench.name}` on {time.strftime('%Y-%m-%d %H:%M')}, "
         "from the rows measured so far (each row is a file under "
-        f"`bench/out/accuracy/{bench.name}/rows/`; rerunning the script runs only the missing rows).",
+        f"`bench/results/{bench.name}/rows/`, kept in git; rerunning the script runs only the missing rows).",
         "",
         f"- Profile `{bench.name}`: {asdict(p)}.",
         f"- Atlas (`ltnet select-atlas` among the seven): **{atlas}**. Test set: the six others, scored by "
@@ -99,12 +99,14 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     data: dict = {"profile": bench.name, "settings": asdict(p), "atlas": atlas, "rows": {}}
-    missing = []
+    missing, recovered = [], []
     for name in order:
         r = rows.get(name)
         if r is None or "dice" not in r:
             if name != "curve":
-                missing.append(name)
+                parts = rows.get(f"{name}.partial", {}).get("parts", {})
+                done = f" (parts done: {', '.join(parts)})" if parts else ""
+                missing.append(f"`{name}`{done}")
             continue
         s = r["dice"]["summary"]
         sec = r.get("seconds_per_subject")
@@ -113,9 +115,13 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             if name not in ("syn",) and not name.startswith("jlf") and sec is not None and prep
             else sec
         )
+        mark = " †" if "recovered_from" in r else ""
+        if mark:
+            recovered.append(r["recovered_from"])
         lines.append(
-            f"| {name} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} | {_f(sec, 1)} | "
-            f"{_f(with_prep, 1)} | {_time(r.get('train_seconds'))} | {_f(paper_value(name), 1)} |"
+            f"| {name}{mark} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} "
+            f"| {_f(sec, 1)} | {_f(with_prep, 1)} | {_time(r.get('train_seconds'))} "
+            f"| {_f(paper_value(name), 1)} |"
         )
         data["rows"][name] = {
             "summary": s,
@@ -124,8 +130,16 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "seconds_per_subject_with_prep": with_prep,
             "train_seconds": r.get("train_seconds"),
         }
+    if recovered:
+        lines += [
+            "",
+            f"† Recovered from {', '.join(sorted(set(recovered)))} (`bench/recover_rows.py`): these rows "
+            "were measured before the row records were kept in git, and only their mean and per-subject "
+            "Dice, seconds and training time survive. They are left out of the per-structure table and "
+            "the diagnostics until `accuracy.py --rerun-recovered` measures them again.",
+        ]
     if missing:
-        lines += ["", "Not yet run: " + ", ".join(f"`{m}`" for m in missing) + "."]
+        lines += ["", "Not yet run: " + ", ".join(missing) + "."]
 
     # the ladder, with paired per-subject differences from the row above (over subjects x seeds)
     ladder = {v: [rows[f"ladder-{v}-s{s}"] for s in p.seeds if f"ladder-{v}-s{s}" in rows] for v in LADDER}
@@ -183,6 +197,9 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             lines.append(
                 f"| {pt['steps']} | {_f(pt['mean'])} ({_f(pt['std'])}) | {_time(pt['train_seconds'])} |"
             )
+        if "recovered_from" in curve:
+            src = curve["recovered_from"]
+            lines += ["", f"Recovered from the table of {src} (times rounded as printed)."]
         lines += [
             "",
             "The same settings trained to 2000 steps on a GPU, scored the same way: `bench/GPU.md`.",
@@ -196,7 +213,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     if jlf:
         best = max(jlf, key=lambda n: rows[n]["dice"]["summary"]["mean"])
         chosen.append((best, f"JLF ({best.split('-')[1]} atlases)"))
-    chosen = [(k, label) for k, label in chosen if k in rows and "dice" in rows[k]]
+    chosen = [(k, label) for k, label in chosen if k in rows and "merged" in rows[k].get("dice", {})]
     if chosen:
         structures = list(rows[chosen[0][0]]["dice"]["merged"])
         lines += [
@@ -209,7 +226,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         for st in structures:
             cells = [_f(rows[k]["dice"]["merged"].get(st, {}).get("mean")) for k, _ in chosen]
             lines.append(f"| {st} | " + " | ".join(cells) + " |")
-    lines += _extras(rows, p, bench.root)
+    lines += _extras(rows, p, bench.store)
     lines += _pictures(Path(__file__).resolve().parent / "figures")
     return "\n".join(lines) + "\n", data
 
@@ -247,11 +264,8 @@ def _dataaug_check(root: Path, da: dict) -> dict | None:
     return check if check.get("row_finished") == da.get("finished") else None
 
 
-def _dataaug(rows: dict, p, root: Path) -> list[str]:
-    """DataAug's stages and budget, and the paper's ordering VoxelMorph < DataAug < LT-Net."""
-    da = rows.get("dataaug")
-    if not (da and "dice" in da):
-        return []
+def _dataaug_stages(da: dict) -> list[str]:
+    """DataAug's stage times and the budget it was given."""
     st, sec = da["steps"], da.get("stage_seconds", {})
     names = {
         "spatial_forward": f"spatial model atlas to image (voxelmorph), {st['spatial']} steps",
@@ -259,9 +273,7 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
         "appearance": f"appearance model, {st['appearance']} steps",
         "segmenter": f"2D U-Net segmenter on synthesised examples, {st['segmenter']} steps",
     }
-    out = [
-        "",
-        "## DataAug (`ltnet dataaug train`, then `dataaug segment`)",
+    return [
         "",
         f"Given the full LT-Net row's training time ({_time(da['budget_seconds'])}) as its budget "
         "(`--time-budget`); the segmenter trains until it is spent. Pool, atlas, spacing and test set "
@@ -272,6 +284,16 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
         *[f"| {names[k]} | {_time(v)} |" for k, v in sec.items() if k in names],
         f"| total | {_time(da['train_seconds'])} |",
     ]
+
+
+def _dataaug(rows: dict, p, root: Path) -> list[str]:
+    """DataAug's stages and budget, and the paper's ordering VoxelMorph < DataAug < LT-Net."""
+    da = rows.get("dataaug")
+    if not (da and "dice" in da):
+        return []
+    out = ["", "## DataAug (`ltnet dataaug train`, then `dataaug segment`)"]
+    if "steps" in da:
+        out += _dataaug_stages(da)
     check = _dataaug_check(root, da)
     if check:
         # the atlas's own scan, when in the pool, is no test of carrying over to real scans
@@ -324,16 +346,15 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
 
 def _warm_starts(rows: dict, root: Path) -> list[str]:
     """``bench/warm_start_check.py``'s runs: a variant trained on from a finished row's model."""
-    from ltnet.train import read_log
-
     out = []
     for path in sorted((root / "experiments").glob("warm-*.json")):
         w = json.loads(path.read_text())
         init = rows.get(w["init"])
         if not (init and "dice" in init) or w.get("init_finished") not in (None, init.get("finished")):
             continue  # started from a model the row no longer holds
-        log = read_log(root / "runs" / w["init"])[-100:]
-        before = {k: float(np.median([r[k] for r in log])) for k in ("sim", "smooth")}
+        before = init.get("last_100_steps_median")
+        if before is None:
+            continue  # a recovered record: the init row's losses were not kept
         after, d0, d1 = w["last_100_steps_median"], init["dice"]["summary"]["mean"], w["dice"]["summary"]
         out += [
             "",

@@ -65,7 +65,7 @@ def main() -> int:
     row["last_100_steps_median"] = {
         k: float(np.median([r[k] for r in tail])) for k in tail[0] if k not in ("step", "seconds")
     }
-    out = bench.root / "experiments" / f"{tag}.json"
+    out = bench.store / "experiments" / f"{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(row, indent=2) + "\n")
     s = row["dice"]["summary"]

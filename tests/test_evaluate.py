@@ -42,6 +42,24 @@ def test_summary_and_merged_table():
     assert "Hippocampus" not in m
 
 
+def test_json_round_trip_and_merge_of_disjoint_subjects():
+    ev = Evaluation((2, 41, 14))
+    ev.dice = {"s1": np.array([0.8, 0.6, 0.7]), "s2": np.array([0.9, 0.7, np.nan])}
+    ev.hd95 = {"s1": np.array([1.0, 2.0, 3.0]), "s2": np.array([2.0, np.nan, 4.0])}
+    ev.records = {"s2": {"deformation": {"folding_percent": 0.5}}}
+    back = Evaluation.from_json(json.loads(json.dumps(ev.to_json())))
+    assert back.to_json() == ev.to_json()
+    # scored one subject at a time, merged: the same summary and tables as scored together
+    one = Evaluation(ev.labels, {"s1": ev.dice["s1"]}, {"s1": ev.hd95["s1"]})
+    two = Evaluation(ev.labels, {"s2": ev.dice["s2"]}, {"s2": ev.hd95["s2"]}, dict(ev.records))
+    merged = Evaluation.from_json(one.to_json()).merge(Evaluation.from_json(two.to_json()))
+    assert merged.to_json() == ev.to_json()
+    with pytest.raises(ValueError, match="scored twice"):
+        merged.merge(one)
+    with pytest.raises(ValueError, match="different labels"):
+        merged.merge(Evaluation((2,)))
+
+
 def _save(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(data.astype(np.int16), np.eye(4)), path)

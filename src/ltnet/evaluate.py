@@ -157,6 +157,39 @@ class Evaluation:
             "merged": self.merged(),
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> Evaluation:
+        """The evaluation a ``to_json()`` record (a ``dice.json``) was written from: Dice, HD95 and the
+        per-subject records, so that scores of disjoint subject sets can be merged and summarised."""
+        labels = tuple(int(x) for x in data["labels"])
+
+        def column(values: dict) -> np.ndarray:
+            return np.array([math.nan if values[str(lab)] is None else values[str(lab)] for lab in labels])
+
+        result = cls(labels)
+        for s, rec in data["subjects"].items():
+            result.dice[s] = column(rec["dice"])
+            if "hd95_mm" in rec:
+                result.hd95[s] = column(rec["hd95_mm"])
+            extra = {k: v for k, v in rec.items() if k not in ("mean", "dice", "hd95_mean_mm", "hd95_mm")}
+            if extra:
+                result.records[s] = extra
+        return result
+
+    def merge(self, other: Evaluation) -> Evaluation:
+        """This evaluation and ``other`` (other subjects, same labels) as one."""
+        if other.labels != self.labels:
+            raise ValueError(f"cannot merge evaluations of different labels: {self.labels}, {other.labels}")
+        shared = set(self.dice) & set(other.dice)
+        if shared:
+            raise ValueError(f"subjects scored twice: {sorted(shared)}")
+        return Evaluation(
+            self.labels,
+            {**self.dice, **other.dice},
+            {**self.hd95, **other.hd95},
+            {**self.records, **other.records},
+        )
+
     def to_csv(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf)
