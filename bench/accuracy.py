@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -98,6 +99,7 @@ class Bench:
         (self.data / "images").mkdir(parents=True, exist_ok=True)
         (self.data / "labels").mkdir(parents=True, exist_ok=True)
         self.images, self.labels = {}, {}
+        self._pinned, self.prep_id = False, None
         for name, (img, lab) in subjects().items():
             for d, src, store in (("images", img, self.images), ("labels", lab, self.labels)):
                 link = self.data / d / f"{name}.mgz"
@@ -192,16 +194,45 @@ class Bench:
         os.replace(tmp, self.rows / f"{row}.json")
 
     def common(self) -> list[str]:
+        self.pin_preparation()
         return ["--spacing", str(self.p.spacing), "--cache", str(self.cache), "--quiet"]
+
+    def pin_preparation(self) -> None:
+        """Every scan's preparation (ANTs affine to the atlas) done once for good: the transforms are
+        kept in git (``bench/results/prep-<spacing>mm.json``, shared by the profiles of one spacing)
+        and put into the ignored cache before any row uses it. ANTs' affine differs from run to run
+        even with a fixed seed, which moves a row by more than the ladder's gaps; pinned, rows
+        measured in other sessions and clones are compared on one preparation."""
+        if self._pinned:
+            return
+        from ltnet.atlas import load_atlas
+        from ltnet.cache import PrepCache
+        from ltnet.io import atomic_write_text, load_image
+        from ltnet.prepare import PrepConfig, prepare_scan
+
+        f = self.store.parent / f"prep-{self.p.spacing:g}mm.json"
+        a = self.atlas()
+        pins = json.loads(f.read_text()) if f.exists() else {"atlas": a, "transforms": {}}
+        if pins["atlas"] != a:
+            raise SystemExit(f"{f}: pinned for the atlas {pins['atlas']}, not {a}; move it aside to re-pin")
+        atlas = load_atlas(self.images[a], self.labels[a], PrepConfig(spacing=self.p.spacing))
+        cache = PrepCache(self.cache)
+        for n, path in self.images.items():
+            t = pins["transforms"].get(n)
+            prep = prepare_scan(
+                load_image(path), atlas.image, atlas.labels, atlas.affine, cache=cache, transform=t
+            )
+            pins["transforms"][n] = prep.transform.tolist()
+        atomic_write_text(f, json.dumps(pins, indent=2) + "\n")
+        text = json.dumps(pins["transforms"], sort_keys=True).encode()
+        self.prep_id = f"{f.name}:{hashlib.sha256(text).hexdigest()[:12]}"  # recorded in each row
+        self._pinned = True
 
     # -- rows ----------------------------------------------------------------------------------
     def row_affine(self) -> dict:
         a, names = self.atlas(), self.test_names()
         out = self.root / "affine"
         shutil.rmtree(out, ignore_errors=True)
-        # a cold cache of its own: this row's wall time includes preparation (ANTs affine)
-        cold = self.root / "cold-cache"
-        shutil.rmtree(cold, ignore_errors=True)
         args = [
             "segment",
             "--affine-only",
@@ -210,15 +241,23 @@ class Bench:
             "--atlas-labels",
             str(self.labels[a]),
         ]
-        args += ["--images", *(str(self.images[n]) for n in names), "--out", str(out / "labels")]
-        wall = self.ltnet(*args, "--spacing", str(self.p.spacing), "--cache", str(cold), "--quiet")
+        args += ["--images", *(str(self.images[n]) for n in names)]
+        # timed on a cold cache of its own, so that the wall time includes preparation (ANTs affine);
+        # scored on the pinned preparation that every other row uses
+        cold = self.root / "cold-cache"
         shutil.rmtree(cold, ignore_errors=True)
+        cold_out = out / "cold-labels"
+        wall = self.ltnet(
+            *args, "--out", str(cold_out), "--spacing", str(self.p.spacing), "--cache", str(cold), "--quiet"
+        )
+        shutil.rmtree(cold, ignore_errors=True)
+        cold_transfer = self.seg_seconds(cold_out)
+        self.ltnet(*args, "--out", str(out / "labels"), *self.common())
         ev = self.evaluate(out / "labels", names, out / "scores")
-        transfer = self.seg_seconds(out / "labels")
         return {
             "dice": ev,
-            "seconds_per_subject": transfer,
-            "prep_seconds_per_subject": wall / len(names) - transfer,
+            "seconds_per_subject": self.seg_seconds(out / "labels"),
+            "prep_seconds_per_subject": wall / len(names) - cold_transfer,
             "train_seconds": 0.0,
         }
 
@@ -317,10 +356,9 @@ class Bench:
         }
 
     def row_curve(self) -> dict:
-        points = []
         f = self.rows / "curve.partial.json"
-        if f.exists():
-            points = json.loads(f.read_text())["points"]
+        record = json.loads(f.read_text()) if f.exists() else {}  # keeps a recovered_from mark
+        points = record.get("points", [])
         done = {p["steps"] for p in points}
         for steps in self.p.curve:
             if steps in done:
@@ -340,9 +378,9 @@ class Bench:
                     "train_seconds": r["train_seconds"],
                 }
             )
-            f.write_text(json.dumps({"points": points}, indent=2) + "\n")
+            self.write_row("curve.partial", {**record, "points": points})
             write_results(self)
-        return {"points": points}
+        return {**record, "points": points}
 
     # ANTs baselines: pairwise SyN, computed once per (moving, fixed) pair
     def syn_pair(self, moving: str, fixed: str) -> dict:
@@ -479,6 +517,12 @@ class Bench:
         run = self.root / "runs" / "ladder-full-s0"
         if not (self.rows / "ladder-full-s0.json").exists():
             raise RuntimeError("needs the row ladder-full-s0 first")
+        if not (run / "checkpoint.pt").exists():
+            # row records are kept in git, trained models are not
+            raise RuntimeError(
+                f"{run}: the model of ladder-full-s0 is not in this checkout; run that row again "
+                "(--rerun-recovered, or remove its record) before the rows built on it"
+            )
         return run
 
     def row_adapt(self, mode: str, steps: int, lr: str | None = None) -> dict:
@@ -650,6 +694,8 @@ def main() -> int:
             print(f"{row}: running ...", flush=True)
             result = run_row(bench, row)
             result["row"], result["wall_seconds"] = row, time.perf_counter() - t0
+            if bench.prep_id:
+                result["prep"] = bench.prep_id
             result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
             bench.write_row(row, result)
             print(f"{row}: done in {result['wall_seconds']:.0f} s", flush=True)

@@ -155,6 +155,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "| variant | seeds | mean Dice | Δ vs the row it builds on | improved | paper (CANDI, %) |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
+        crossed = 0
         for v in LADDER:
             rs = ladder[v]
             if not rs:
@@ -162,19 +163,23 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
                 continue
             mean = float(np.mean([r["dice"]["summary"]["mean"] for r in rs]))
             delta, improved = "-", "-"
-            diffs = []
+            diffs, across = [], False
             for s in p.seeds if v in LADDER_BASE else ():
                 a, b = rows.get(f"ladder-{LADDER_BASE[v]}-s{s}"), rows.get(f"ladder-{v}-s{s}")
                 if a and b:
                     ma, mb = _subject_means(a), _subject_means(b)
                     diffs += [mb[k] - ma[k] for k in mb if k in ma]
+                    across |= a.get("prep") != b.get("prep")
             if diffs:
                 d = np.array(diffs)
-                delta = f"{d.mean():+.3f} ({d.std():.3f})"
+                delta = f"{d.mean():+.3f} ({d.std():.3f})" + (" ‡" if across else "")
+                crossed += across
                 improved = f"{int((d > 0).sum())}/{d.size}"
             lines.append(
                 f"| {LADDER_NAMES[v]} | {len(rs)} | {_f(mean)} | {delta} | {improved} | {PAPER.get(v, '-')} |"
             )
+        if crossed:
+            lines += ["", _across_preparations(bench.store)]
         gpu = Path(__file__).resolve().parent / "RESULTS-cpu-cuda.md"
         if bench.name == "cpu" and gpu.exists():
             lines += [
@@ -229,6 +234,26 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += _extras(rows, p, bench.store)
     lines += _pictures(Path(__file__).resolve().parent / "figures")
     return "\n".join(lines) + "\n", data
+
+
+def _across_preparations(store: Path) -> str:
+    """The footnote of a ladder step whose pairs were prepared (ANTs affine) in different sessions."""
+    text = (
+        "‡ Some pairs compare rows whose scans were prepared (ANTs affine to the atlas) in different "
+        "sessions, before the preparation was pinned (`bench/results/prep-*.json`, `prep` in each row "
+        "record); ANTs' affine is not repeatable even with a fixed seed."
+    )
+    f = store / "experiments" / "affine-prep-repeat.json"
+    if f.exists():
+        rec = json.loads(f.read_text())
+        a, b = rec["a"]["subjects"], rec["b"]["subjects"]
+        d = np.array([b[k] - a[k] for k in a if k in b])
+        where = Path("bench") / f.relative_to(store.parent.parent)
+        text += (
+            f" Two such preparations of the same scans moved the affine-only row's per-subject Dice by "
+            f"up to {np.abs(d).max():.3f} (mean {d.mean():+.3f}; `{where}`)."
+        )
+    return text
 
 
 def _pictures(folder: Path) -> list[str]:

@@ -29,6 +29,7 @@ def leave_one_out(bench) -> dict:
     from ltnet.prepare import PrepConfig, prepare_scan
     from ltnet.segment import labels_to_native
 
+    bench.pin_preparation()  # the same preparation as every other row
     a = bench.atlas()
     prep = PrepConfig(spacing=bench.p.spacing)
     atlas = load_atlas(bench.images[a], bench.labels[a], prep)

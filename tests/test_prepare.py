@@ -131,6 +131,35 @@ def test_prepare_scan_is_cached_and_aligns(oblique_scan, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again.image, first.image)
 
 
+def test_prepare_scan_with_a_given_transform_skips_registration_and_pins_it(
+    oblique_scan, tmp_path, monkeypatch
+):
+    atlas = load_atlas(*oblique_scan, PrepConfig(spacing=2.0, box_mm=(96, 112, 96)))
+    vol = load_image(oblique_scan[0])
+    first = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine)
+    import ltnet.registration
+
+    def fail(*a, **k):
+        raise AssertionError("registration ran despite a given transform")
+
+    monkeypatch.setattr(ltnet.registration, "affine_register", fail)
+    cache = PrepCache(tmp_path / "cache")
+    t = first.transform
+    pinned = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, cache=cache, transform=t)
+    np.testing.assert_array_equal(pinned.transform, first.transform)
+    np.testing.assert_array_equal(pinned.image, first.image)
+    # cached under the scan's own key: a later call without the transform reuses it
+    again = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, cache=cache)
+    np.testing.assert_array_equal(again.transform, first.transform)
+    # another transform replaces a cached entry that disagrees with it
+    shifted = first.transform.copy()
+    shifted[0, 3] += 4.0
+    moved = prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, cache=cache, transform=shifted)
+    assert not np.array_equal(moved.image, first.image)
+    with pytest.raises(ValueError, match="4 x 4"):
+        prepare_scan(vol, atlas.image, atlas.labels, atlas.affine, transform=np.eye(3))
+
+
 def test_signal_ml_known_answer(tmp_path):
     data = np.zeros((20, 20, 20), np.float32)
     data[:10, :10, :5] = 100.0  # 500 voxels of 2 x 2 x 1 mm = 2 mL

@@ -114,10 +114,19 @@ def prepare_scan(
     cache: PrepCache | None = None,
     mask: Volume | None = None,
     seed: int = 0,
+    transform: np.ndarray | None = None,
 ) -> Prepared:
-    """Align a native scan to the atlas (ANTs affine) and resample it onto the working grid."""
+    """Align a native scan to the atlas (ANTs affine) and resample it onto the working grid.
+
+    ``transform`` (4 x 4, RAS mm, as a ``Prepared.transform`` from an earlier call) skips the
+    registration and is cached under the same key, so that later calls reuse it: ANTs' affine
+    differs slightly from run to run, and this pins a preparation that results are compared on."""
     from ltnet.registration import affine_register
 
+    if transform is not None:
+        transform = np.asarray(transform, np.float64)
+        if transform.shape != (4, 4) or not np.isfinite(transform).all():
+            raise ValueError(f"transform: expected a finite 4 x 4 matrix, got shape {transform.shape}")
     cache = cache or PrepCache(None)
     key = PrepCache.key(
         "scan",
@@ -128,7 +137,7 @@ def prepare_scan(
         str(seed),
     )
     hit = cache.get(key)
-    if hit is not None:
+    if hit is not None and (transform is None or np.array_equal(hit["transform"], transform)):
         return Prepared(hit["image"], hit["transform"])
     data = vol.data
     if mask is not None:
@@ -143,7 +152,8 @@ def prepare_scan(
         fixed = resample(atlas_image, atlas_affine, reg_affine, shape)
     else:
         fixed, reg_affine = atlas_image, atlas_affine
-    transform = affine_register(fixed, reg_affine, normalize_intensity(data), vol.affine, seed=seed)
+    if transform is None:
+        transform = affine_register(fixed, reg_affine, normalize_intensity(data), vol.affine, seed=seed)
     image = normalize_intensity(resample(data, vol.affine, atlas_affine, atlas_image.shape, transform))
     cache.put(key, {"image": image, "transform": transform})
     return Prepared(image, transform)
