@@ -15,7 +15,9 @@ Every row writes ``bench/results/<profile>/rows/<row>.json``, a small file kept 
 skipped when that file exists, so the benchmark resumes across sessions and fresh clones; the heavy
 outputs (checkpoints, label maps, the prepared-scan cache) stay in the ignored
 ``bench/out/accuracy/<profile>/``. ``bench/RESULTS.md`` (and ``RESULTS.json``) are rewritten from
-the rows present after every row, with the missing rows listed.
+the rows present after every row, with the missing rows listed. Each scan's preparation (its ANTs
+affine to the atlas) is pinned in ``bench/results/prep-<spacing>mm.json`` and the cache is rebuilt
+from it, so rows run in different sessions are compared on the same prepared scans.
 
 Rows: ``affine``; the ablation ladder (``ladder-<variant>-s<seed>``, pool = all seven images,
 transductive, two seeds); ``inductive-s0`` (full LT-Net, two folds: each test subject segmented by

@@ -83,6 +83,10 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "`ltnet evaluate` in each subject's native space on the SPEC's 28 structures (Dice as a fraction).",
         "- Learned rows: one `ltnet train` and one `ltnet segment` each; pool = all seven images "
         "(transductive, labels never read) unless stated; same working box, spacing, steps and seeds.",
+        f"- Preparation (ANTs affine of each scan to the atlas, then resampling) is done once and pinned: "
+        f"the transforms are in `bench/results/prep-{p.spacing:g}mm.json`, and every learned row and "
+        "the affine row run since then record the pins they used (`prep`); the rows marked † were "
+        "prepared before, each time anew.",
         "- Seconds per subject: network and label transfer, preparation excluded; with preparation adds "
         f"the ANTs affine measured on a cold cache in the affine row ({_f(prep, 1)} s per subject).",
         f"- ANTs rows: SyN (antspyx `registration`, `SyN`) on {p.syn_spacing:g} mm copies of the scans, "
