@@ -219,13 +219,16 @@ class Bench:
             raise SystemExit(f"{f}: pinned for the atlas {pins['atlas']}, not {a}; move it aside to re-pin")
         atlas = load_atlas(self.images[a], self.labels[a], PrepConfig(spacing=self.p.spacing))
         cache = PrepCache(self.cache)
+        new = False
         for n, path in self.images.items():
             t = pins["transforms"].get(n)
             prep = prepare_scan(
                 load_image(path), atlas.image, atlas.labels, atlas.affine, cache=cache, transform=t
             )
+            new |= t is None
             pins["transforms"][n] = prep.transform.tolist()
-        atomic_write_text(f, json.dumps(pins, indent=2) + "\n")
+        if new:
+            atomic_write_text(f, json.dumps(pins, indent=2) + "\n")
         text = json.dumps(pins["transforms"], sort_keys=True).encode()
         self.prep_id = f"{f.name}:{hashlib.sha256(text).hexdigest()[:12]}"  # recorded in each row
         self._pinned = True

@@ -28,8 +28,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -37,7 +35,6 @@ def main() -> int:
     from accuracy import REPO, Bench
 
     from ltnet.io import atomic_write_text
-    from ltnet.train import read_log
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
@@ -59,12 +56,8 @@ def main() -> int:
         args.steps,
         extra=("--init", str(init)),
     )
-    tail = read_log(bench.root / "runs" / tag)[-100:]
     row["init"] = args.init
     row["init_finished"] = bench.finished(args.init)
-    row["last_100_steps_median"] = {
-        k: float(np.median([r[k] for r in tail])) for k in tail[0] if k not in ("step", "seconds")
-    }
     out = bench.store / "experiments" / f"{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(row, indent=2) + "\n")
