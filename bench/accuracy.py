@@ -191,9 +191,9 @@ class Bench:
         return functools.reduce(Evaluation.merge, evs).to_json()
 
     def write_row(self, row: str, result: dict) -> None:
-        tmp = self.rows / f".{row}.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, self.rows / f"{row}.json")
+        from ltnet.io import atomic_write_text
+
+        atomic_write_text(self.rows / f"{row}.json", json.dumps(result, indent=2) + "\n")
 
     def common(self) -> list[str]:
         self.pin_preparation()

@@ -26,8 +26,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from accuracy import REPO, Bench
 
-from ltnet.io.atomic import atomic_write_text
-
 
 def git_show(rev: str, path: str) -> str:
     r = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True)
@@ -65,8 +63,7 @@ def recover(bench: Bench, rev: str) -> list[str]:
     written = []
     atlas = bench.rows / "atlas.json"
     if not atlas.exists():
-        record = {"atlas": data["atlas"], "recovered_from": source}
-        atomic_write_text(atlas, json.dumps(record, indent=2) + "\n")
+        bench.write_row("atlas", {"atlas": data["atlas"], "recovered_from": source})
         written.append("atlas")
     for row, r in data["rows"].items():
         f = bench.rows / f"{row}.json"
@@ -79,14 +76,14 @@ def recover(bench: Bench, rev: str) -> list[str]:
             "row": row,
             "recovered_from": source,
         }
-        atomic_write_text(f, json.dumps(record, indent=2) + "\n")
+        bench.write_row(row, record)
         written.append(row)
     points = curve_points(git_show(rev, f"bench/{name}.md"))
     # partial: the curve's last point (2500 steps) had not been run
     f = bench.rows / "curve.partial.json"
     if points and not (f.exists() or (bench.rows / "curve.json").exists()):
         record = {"points": points, "row": "curve", "recovered_from": f"bench/{name}.md at {rev}"}
-        atomic_write_text(f, json.dumps(record, indent=2) + "\n")
+        bench.write_row("curve.partial", record)
         written.append("curve")
     return written
 
