@@ -361,12 +361,17 @@ class Bench:
         }
 
     def row_curve(self) -> dict:
+        """The full model's held-in Dice after each of ``curve`` steps: one run, extended and
+        scored at every point. Points recovered from a committed RESULTS (summaries only) are
+        measured again on the way, since the run passes through them anyway; until then the
+        report shows them, marked."""
         f = self.rows / "curve.partial.json"
-        record = json.loads(f.read_text()) if f.exists() else {}  # keeps a recovered_from mark
-        points = record.get("points", [])
-        done = {p["steps"] for p in points}
+        record = json.loads(f.read_text()) if f.exists() else {}
+        source = record.get("recovered_from")
+        old = [{**p, "recovered": True} if source else p for p in record.get("points", [])]
+        measured = [p for p in old if not p.get("recovered")]
         for steps in self.p.curve:
-            if steps in done:
+            if steps in {p["steps"] for p in measured}:
                 continue
             r = self.train_and_segment(
                 "curve-full-s0", "full", 0, list(self.images), self.test_names(), steps
@@ -375,17 +380,23 @@ class Bench:
             if steps == self.p.steps and not ladder_run.exists():
                 # the same run as the ladder's full row (same seed, data order and steps): reuse it
                 shutil.copytree(self.root / "runs" / "curve-full-s0", ladder_run)
-            points.append(
+            measured.append(
                 {
                     "steps": steps,
                     "mean": r["dice"]["summary"]["mean"],
                     "std": r["dice"]["summary"]["std"],
                     "train_seconds": r["train_seconds"],
+                    "seconds_per_step": r["seconds_per_step"],
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                 }
             )
-            self.write_row("curve.partial", {**record, "points": points})
+            pending = [p for p in old if p["steps"] not in {q["steps"] for q in measured}]
+            partial = {"points": sorted(measured + pending, key=lambda q: q["steps"])}
+            if source and any(p.get("recovered") for p in pending):
+                partial["recovered_from"] = source
+            self.write_row("curve.partial", partial)
             write_results(self)
-        return {**record, "points": points}
+        return {"points": measured}
 
     # ANTs baselines: pairwise SyN, computed once per (moving, fixed) pair
     def syn_pair(self, moving: str, fixed: str) -> dict:

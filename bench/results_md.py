@@ -202,13 +202,14 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "| steps | mean Dice (std) | training time |",
             "| --- | --- | --- |",
         ]
+        src = curve.get("recovered_from")
         for pt in sorted(points, key=lambda q: q["steps"]):
+            mark = " †" if src and "finished" not in pt else ""
             lines.append(
-                f"| {pt['steps']} | {_f(pt['mean'])} ({_f(pt['std'])}) | {_time(pt['train_seconds'])} |"
+                f"| {pt['steps']}{mark} | {_f(pt['mean'])} ({_f(pt['std'])}) | {_time(pt['train_seconds'])} |"
             )
-        if "recovered_from" in curve:
-            src = curve["recovered_from"]
-            lines += ["", f"Recovered from the table of {src} (times rounded as printed)."]
+        if src:
+            lines += ["", f"† Recovered from the table of {src} (times rounded as printed)."]
         lines += [
             "",
             "The same settings trained to 2000 steps on a GPU, scored the same way: `bench/GPU.md`.",
@@ -467,6 +468,17 @@ def _disc_probe(rows: dict, root: Path) -> list[str]:
     return out
 
 
+def _qc_verdict(ci: list[float]) -> str:
+    if ci[1] < 0:
+        return "Here the cycle error does flag the structures with the lower Dice."
+    if ci[0] > 0:
+        return (
+            "Here the whole interval is positive: the structures with the larger cycle error scored "
+            "higher, so the cycle error does not flag the worse ones on this model."
+        )
+    return "Here the interval holds 0: no evidence either way."
+
+
 def _extras(rows: dict, p, root: Path) -> list[str]:
     out: list[str] = _dataaug(rows, p, root)
     qc = rows.get("qc")
@@ -478,7 +490,7 @@ def _extras(rows: dict, p, root: Path) -> list[str]:
             f"Spearman's rho between a structure's mean cycle error (mm) and its real Dice, pooled over "
             f"{qc['pairs']} (subject x structure) pairs of the full model: **{qc['spearman_rho']:+.3f}** "
             f"(95 % bootstrap interval {qc['ci95'][0]:+.3f} to {qc['ci95'][1]:+.3f}). Negative: a larger "
-            "error goes with a lower Dice.",
+            f"error goes with a lower Dice. {_qc_verdict(qc['ci95'])}",
         ]
     adapt = sorted(
         (n for n in rows if n.startswith("adapt-") and "dice" in rows[n]),
