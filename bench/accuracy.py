@@ -322,12 +322,13 @@ class Bench:
             "seconds_per_subject": self.seg_seconds(seg),
             "train_seconds": float(sum(r["seconds"] for r in log)),
             "seconds_per_step": float(np.median([r["seconds"] for r in log])),
-            # the losses at the end of training, kept with the row (the run itself is not)
+            # the losses at the end of training, and on the way, kept with the row (the run is not)
             "last_100_steps_median": {
                 k: float(np.median([r[k] for r in log[-100:]]))
                 for k in log[-1]
                 if k not in ("step", "seconds")
             },
+            "loss_trajectory": loss_trajectory(log),
             "steps": steps,
             "variant": variant,
             "seed": seed,
@@ -627,6 +628,23 @@ class Bench:
         from unet_baseline import leave_one_out
 
         return leave_one_out(self)
+
+
+def loss_trajectory(log: list[dict], windows: int = 6) -> list[dict]:
+    """Each loss's median over ``windows`` equal stretches of a run's log: whether a row had
+    stopped moving when its budget ran out. One dict per stretch, with its last step."""
+    keys = [k for k in log[-1] if k not in ("step", "seconds")]
+    out = []
+    for chunk in np.array_split(np.arange(len(log)), windows):
+        if len(chunk):
+            part = [log[i] for i in chunk]
+            out.append(
+                {
+                    "to_step": int(part[-1]["step"]),
+                    **{k: float(np.median([r[k] for r in part])) for k in keys},
+                }
+            )
+    return out
 
 
 def row_names(bench: Bench) -> list[str]:

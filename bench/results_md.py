@@ -214,6 +214,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "",
             "The same settings trained to 2000 steps on a GPU, scored the same way: `bench/GPU.md`.",
         ]
+    lines += _trajectories(rows, order)
 
     # per structure, left and right merged (paper table 5)
     chosen = [("affine", "affine")]
@@ -464,6 +465,36 @@ def _disc_probe(rows: dict, root: Path) -> list[str]:
         "anatomy, which no smooth warp removes, rather than judging realness. With seven images "
         "they partly memorise the pool too: a real image moved by two voxels or mirrored scores "
         "lower (table).",
+    ]
+    return out
+
+
+def _trajectories(rows: dict, order: list[str]) -> list[str]:
+    """L_sim over each stretch of every learned row that kept its trajectory: had it stopped moving?"""
+    have = [n for n in order if rows.get(n, {}).get("loss_trajectory")]
+    if not have:
+        return []
+    stretches = [t["to_step"] for t in rows[have[0]]["loss_trajectory"]]
+    out = [
+        "",
+        "### Had each learned row stopped moving? L_sim (-LNCC), median over each sixth of its run",
+        "",
+        "| row | " + " | ".join(f"to {s}" for s in stretches) + " | last sixth minus the one before |",
+        "| --- " * (len(stretches) + 2) + "|",
+    ]
+    moving = []
+    for n in have:
+        sims = [t["sim"] for t in rows[n]["loss_trajectory"]]
+        change = sims[-1] - sims[-2]
+        if change < -0.005:
+            moving.append(n)
+        out.append(f"| {n} | " + " | ".join(f"{v:.3f}" for v in sims) + f" | {change:+.3f} |")
+    out += [
+        "",
+        "Still improving at the end of the budget (L_sim fell by more than 0.005 over the last sixth): "
+        + (", ".join(f"`{n}`" for n in moving) if moving else "none")
+        + ". Such a row is, if anything, scored below what more steps would give it; a row whose "
+        "L_sim is flat from the first sixth has not moved the field at all.",
     ]
     return out
 
