@@ -494,7 +494,7 @@ def _trajectories(rows: dict, order: list[str]) -> list[str]:
         "Still improving at the end of the budget (L_sim fell by more than 0.005 over the last sixth): "
         + (", ".join(f"`{n}`" for n in moving) if moving else "none")
         + ". Such a row is, if anything, scored below what more steps would give it; a row whose "
-        "L_sim is flat from the first sixth has not moved the field at all.",
+        "L_sim is flat from the first sixth gained nothing from the steps after it.",
     ]
     return out
 
