@@ -323,11 +323,7 @@ class Bench:
             "train_seconds": float(sum(r["seconds"] for r in log)),
             "seconds_per_step": float(np.median([r["seconds"] for r in log])),
             # the losses at the end of training, and on the way, kept with the row (the run is not)
-            "last_100_steps_median": {
-                k: float(np.median([r[k] for r in log[-100:]]))
-                for k in log[-1]
-                if k not in ("step", "seconds")
-            },
+            "last_100_steps_median": loss_medians(log[-100:]),
             "loss_trajectory": loss_trajectory(log),
             "steps": steps,
             "variant": variant,
@@ -369,8 +365,9 @@ class Bench:
         f = self.rows / "curve.partial.json"
         record = json.loads(f.read_text()) if f.exists() else {}
         source = record.get("recovered_from")
-        old = [{**p, "recovered": True} if source else p for p in record.get("points", [])]
-        measured = [p for p in old if not p.get("recovered")]
+        old = record.get("points", [])
+        # a measured point carries its `finished` stamp; a recovered one does not
+        measured = [p for p in old if not source or "finished" in p]
         for steps in self.p.curve:
             if steps in {p["steps"] for p in measured}:
                 continue
@@ -393,7 +390,7 @@ class Bench:
             )
             pending = [p for p in old if p["steps"] not in {q["steps"] for q in measured}]
             partial = {"points": sorted(measured + pending, key=lambda q: q["steps"])}
-            if source and any(p.get("recovered") for p in pending):
+            if source and pending:
                 partial["recovered_from"] = source
             self.write_row("curve.partial", partial)
             write_results(self)
@@ -630,21 +627,16 @@ class Bench:
         return leave_one_out(self)
 
 
+def loss_medians(records: list[dict]) -> dict[str, float]:
+    """Each loss's median over some of a run's log records."""
+    return {k: float(np.median([r[k] for r in records])) for k in records[-1] if k not in ("step", "seconds")}
+
+
 def loss_trajectory(log: list[dict], windows: int = 6) -> list[dict]:
     """Each loss's median over ``windows`` equal stretches of a run's log: whether a row had
     stopped moving when its budget ran out. One dict per stretch, with its last step."""
-    keys = [k for k in log[-1] if k not in ("step", "seconds")]
-    out = []
-    for chunk in np.array_split(np.arange(len(log)), windows):
-        if len(chunk):
-            part = [log[i] for i in chunk]
-            out.append(
-                {
-                    "to_step": int(part[-1]["step"]),
-                    **{k: float(np.median([r[k] for r in part])) for k in keys},
-                }
-            )
-    return out
+    stretches = [log[c[0] : c[-1] + 1] for c in np.array_split(np.arange(len(log)), windows) if len(c)]
+    return [{"to_step": int(part[-1]["step"]), **loss_medians(part)} for part in stretches]
 
 
 def row_names(bench: Bench) -> list[str]:
