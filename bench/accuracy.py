@@ -324,6 +324,8 @@ class Bench:
             "seconds_per_step": float(np.median([r["seconds"] for r in log])),
             # the losses at the end of training, and on the way, kept with the row (the run is not)
             "last_100_steps_median": loss_medians(log[-100:]),
+            # the weights scored are the last step's: a run that ends in an excursion shows here
+            "last_10_steps_median": loss_medians(log[-10:]),
             "loss_trajectory": loss_trajectory(log),
             "steps": steps,
             "variant": variant,

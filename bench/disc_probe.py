@@ -17,11 +17,11 @@ A discriminator that judged realness would score a real brain moved by 2 mm or m
 one that has memorised the seven pool images would not. Writes ``disc_probe.json`` beside ``rows/``;
 ``bench/accuracy.py --report`` quotes it in RESULTS.md.
 
-Measured 2026-11-26 on the cpu profile's gan, cycle and full rows (seed 0): each generator's field
-is nearly the same for every image (dependence 0.02 to 0.09; VoxelMorph's 0.88); each
-discriminator scores the atlas warped by VoxelMorph's field higher (0.42 to 0.71) than by its own
-generator's (0.21 to 0.25), and L_sim is lower there too (-0.37 against -0.25). The atlas's own
-scan, a real pool image, scores 0.21 to 0.28 against 1.04 to 1.09 for the others.
+Measured 2026-11-27 on the cpu profile's gan and cycle rows (both seeds), trans-anat-s0 and
+full-s0: each generator's field depends little on the image (dependence 0.02 to 0.34; VoxelMorph's
+0.91); each discriminator scores the atlas warped by VoxelMorph's field higher (0.34 to 0.72) than
+by its own generator's (0.08 to 0.36), and L_sim is lower there too (-0.37 against -0.24 to -0.25).
+The atlas's own scan, a real pool image, scores 0.09 to 0.52 against 0.96 to 1.11 for the others.
 """
 
 from __future__ import annotations
