@@ -11,14 +11,15 @@ trains every row from scratch).
 
 ``bench/disc_probe.py`` finds the rows with L_GAN stopped at a field that ignores the image,
 although their discriminator and L_sim both score VoxelMorph's field better. If a warm start keeps
-VoxelMorph's Dice (0.773), the failure is in reaching a registration from scratch; if it falls back
+VoxelMorph's Dice (0.769), the failure is in reaching a registration from scratch; if it falls back
 to the affine level (0.70), the objective itself pulls the field away.
 
-Measured 2026-11-26 (cpu profile, 2 cores, 1.09 s a step): ``--variant gan --steps 300`` from
-``ladder-voxelmorph-s0`` (0.773) scored 0.699 (0.023), min 0.661. The field did not go to zero:
-median L_smooth over the last 100 steps 0.0134 (0.0047 at the end of the VoxelMorph run), while
-L_sim rose from -0.372 to -0.342 and the discriminator's loss fell from 0.52 to 0.21. L_GAN moves
-a good field off the anatomy.
+Measured 2026-11-27 (cpu profile, 2 cores, 0.66 s a step): ``--variant gan --steps 300`` from
+``ladder-voxelmorph-s0`` (0.769) scored 0.704 (0.032). The field did not go to zero: median
+L_smooth over the last 100 steps 0.0136 (0.0047 at the end of the VoxelMorph run), while L_sim
+rose from -0.376 over the first 50 steps to -0.339 over the last 50 and the discriminator's loss
+fell from 0.52 to 0.35. L_GAN moves a good field off the anatomy. (The first measurement, on
+2026-11-26: 0.699 (0.023).)
 """
 
 from __future__ import annotations
