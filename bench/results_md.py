@@ -440,8 +440,9 @@ def _disc_probe(rows: dict, root: Path) -> list[str]:
             )
     # per row: does its own discriminator, and L_sim, prefer VoxelMorph's field to its own?
     prefer = all(
-        m["x_reference_field"] > m["x_own_field"] and m["sim_reference_field"] < m["sim_own_field"]
-        for m in (v["mean"] for v in gan.values())
+        v["mean"]["x_reference_field"] > v["mean"]["x_own_field"]
+        and v["mean"]["sim_reference_field"] < v["mean"]["sim_own_field"]
+        for v in gan.values()
     )
     sim_own = min(v["mean"]["sim_own_field"] for v in gan.values())
     sim_ref = max(v["mean"]["sim_reference_field"] for v in gan.values())
@@ -496,11 +497,7 @@ def _trajectories(rows: dict, order: list[str]) -> list[str]:
         last = rows[n].get("last_10_steps_median", {}).get("sim")
         if last is not None and last - sims[-1] > 0.02:
             excursions.append(f"`{n}` ({last:.3f} against {sims[-1]:.3f})")
-        out.append(
-            f"| {n} | "
-            + " | ".join(f"{v:.3f}" for v in sims)
-            + f" | {change:+.3f} | {'-' if last is None else f'{last:.3f}'} |"
-        )
+        out.append(f"| {n} | " + " | ".join(f"{v:.3f}" for v in sims) + f" | {change:+.3f} | {_f(last)} |")
     out += [
         "",
         "Still improving at the end of the budget (L_sim fell by more than 0.005 over the last sixth): "
