@@ -494,8 +494,8 @@ def _trajectories(rows: dict, order: list[str]) -> list[str]:
         change = sims[-1] - sims[-2]
         if change < -0.005:
             moving.append(n)
-        last = rows[n].get("last_10_steps_median", {}).get("sim")
-        if last is not None and last - sims[-1] > 0.02:
+        last = rows[n]["last_10_steps_median"]["sim"]
+        if last - sims[-1] > 0.02:
             excursions.append(f"`{n}` ({last:.3f} against {sims[-1]:.3f})")
         out.append(f"| {n} | " + " | ".join(f"{v:.3f}" for v in sims) + f" | {change:+.3f} | {_f(last)} |")
     out += [
