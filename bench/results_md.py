@@ -61,6 +61,18 @@ def _subject_means(row: dict) -> dict[str, float]:
     return {k: v["mean"] for k, v in row["dice"]["subjects"].items()}
 
 
+def _paired(a: dict, b: dict) -> list[float]:
+    """Row ``b``'s per-subject mean Dice minus row ``a``'s, over the subjects both scored."""
+    ma, mb = _subject_means(a), _subject_means(b)
+    return [mb[k] - ma[k] for k in mb if k in ma]
+
+
+def _delta_cells(diffs: list[float]) -> tuple[str, str]:
+    """Table cells for paired differences: 'mean (std)' and 'improved/pairs'."""
+    d = np.array(diffs)
+    return f"{d.mean():+.3f} ({d.std():.3f})", f"{int((d > 0).sum())}/{d.size}"
+
+
 def _time(s: float | None) -> str:
     if s is None or not math.isfinite(s):
         return "-"
@@ -165,20 +177,18 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             if not rs:
                 lines.append(f"| {LADDER_NAMES[v]} | 0 | - | - | - | {PAPER.get(v, '-')} |")
                 continue
-            mean = float(np.mean([r["dice"]["summary"]["mean"] for r in rs]))
+            mean = _claim_mean(rows, f"ladder-{v}", p.seeds)
             delta, improved = "-", "-"
             diffs, across = [], False
             for s in p.seeds if v in LADDER_BASE else ():
                 a, b = rows.get(f"ladder-{LADDER_BASE[v]}-s{s}"), rows.get(f"ladder-{v}-s{s}")
                 if a and b:
-                    ma, mb = _subject_means(a), _subject_means(b)
-                    diffs += [mb[k] - ma[k] for k in mb if k in ma]
+                    diffs += _paired(a, b)
                     across |= a.get("prep") != b.get("prep")
             if diffs:
-                d = np.array(diffs)
-                delta = f"{d.mean():+.3f} ({d.std():.3f})" + (" ‡" if across else "")
+                delta, improved = _delta_cells(diffs)
+                delta += " ‡" if across else ""
                 crossed += across
-                improved = f"{int((d > 0).sum())}/{d.size}"
             lines.append(
                 f"| {LADDER_NAMES[v]} | {len(rs)} | {_f(mean)} | {delta} | {improved} | {PAPER.get(v, '-')} |"
             )
@@ -306,8 +316,8 @@ def _inductive(rows: dict, p) -> list[str]:
         "",
         "## Test images in the pool or not (full LT-Net)",
         "",
-        "Transductive: the ladder's full row, trained on all seven images. Inductive: two folds, each "
-        "trained on a pool without its three test subjects and scored on them only (the paper never "
+        "Transductive: the ladder's full row, trained on all seven images. Inductive: each fold "
+        "trained on a pool without its test subjects and scored on them only (the paper never "
         "trains on its test images). Same atlas, steps, spacing and seed; Δ is inductive minus "
         "transductive per subject.",
         "",
@@ -315,12 +325,10 @@ def _inductive(rows: dict, p) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for a, b in pairs:
-        ma, mb = _subject_means(rows[a]), _subject_means(rows[b])
-        d = np.array([mb[k] - ma[k] for k in mb if k in ma])
+        delta, improved = _delta_cells(_paired(rows[a], rows[b]))
         out.append(
             f"| {rows[b].get('seed', '?')} | {_f(_mean(rows, a))} | {_f(_mean(rows, b))} "
-            f"| {d.mean():+.3f} ({d.std():.3f}) | {int((d > 0).sum())}/{d.size} "
-            f"| {_time(rows[b].get('train_seconds'))} |"
+            f"| {delta} | {improved} | {_time(rows[b].get('train_seconds'))} |"
         )
     folds = rows[pairs[0][1]].get("folds")
     if folds:
