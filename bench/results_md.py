@@ -683,7 +683,8 @@ def _upper_bound(rows: dict, seeds) -> list[str]:
     """The claim that LT-Net reaches 95 % of the supervised U-Net. While the U-Net row is partial,
     a provisional figure over the subjects whose folds are done, each subject's LT-Net Dice being
     its mean over the seeds run."""
-    full = [rows[n] for s in seeds if _mean(rows, n := f"ladder-full-s{s}") is not None]
+    names = [f"ladder-full-s{s}" for s in seeds]
+    full = [rows[n] for n in names if _mean(rows, n) is not None]
     if not full:
         return []
     if _mean(rows, "unet") is not None:
