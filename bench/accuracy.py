@@ -102,6 +102,8 @@ class Bench:
         (self.data / "labels").mkdir(parents=True, exist_ok=True)
         self.images, self.labels = {}, {}
         self._pinned, self.prep_id = False, None
+        # rows named paper-<row> train with --recipe paper, into runs/paper-<tag> (see run_row)
+        self.prefix, self.recipe = "", ("--recipe", "ltnet")
         for name, (img, lab) in subjects().items():
             for d, src, store in (("images", img, self.images), ("labels", lab, self.labels)):
                 link = self.data / d / f"{name}.mgz"
@@ -285,6 +287,7 @@ class Bench:
     ) -> Path:
         """``ltnet train`` of one row into runs/<tag> (resumed, or extended, if it exists)."""
         a = self.atlas()
+        tag = self.prefix + tag
         run = self.root / "runs" / tag
         args = [
             "train",
@@ -296,7 +299,16 @@ class Bench:
             variant,
         ]
         args += ["--images", *(str(self.images[n]) for n in pool), "--out", str(run), "--steps", str(steps)]
-        args += ["--seed", str(seed), "--device", self.p.device, "--checkpoint-every", "50", *extra]
+        args += [
+            "--seed",
+            str(seed),
+            "--device",
+            self.p.device,
+            "--checkpoint-every",
+            "50",
+            *self.recipe,
+            *extra,
+        ]
         args += ["--half-res"] if self.p.half_res else []
         args += ["--resume"] if (run / "checkpoint.pt").exists() else []
         self.ltnet(*args, *self.common(), log=run / "train.log")
@@ -315,7 +327,7 @@ class Bench:
         run = self.train_run(tag, variant, seed, pool, steps, extra)
         log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
         seg, ev = self.segment_and_score(
-            f"{tag}-{steps}", ["segment", "--model", str(run), "--save-warped"], test
+            f"{self.prefix}{tag}-{steps}", ["segment", "--model", str(run), "--save-warped"], test
         )
         return {
             "dice": ev,
@@ -331,10 +343,13 @@ class Bench:
             "variant": variant,
             "seed": seed,
             "pool": pool,
+            "recipe": self.recipe[1],
         }
 
     def row_ladder(self, variant: str, seed: int) -> dict:
-        pool = list(self.images)  # transductive: all seven images, labels never read
+        # transductive: the six test images, labels never read; ltnet train leaves the atlas out of
+        # the pool in any case (the paper-ladder rows measured before 2026-12-03 had it in)
+        pool = self.test_names()
         return self.train_and_segment(
             f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
         )
@@ -342,12 +357,12 @@ class Bench:
     def row_inductive(self, seed: int) -> dict:
         test = self.test_names()
         folds = [test[::2], test[1::2]]
-        row = f"inductive-s{seed}"
+        row = f"{self.prefix}inductive-s{seed}"
         for k, fold in enumerate(folds):
             if f"fold{k}" in self.parts(row):
                 continue
             pool = [n for n in self.images if n not in fold]
-            r = self.train_and_segment(f"{row}-fold{k}", "full", seed, pool, fold, self.p.steps)
+            r = self.train_and_segment(f"inductive-s{seed}-fold{k}", "full", seed, pool, fold, self.p.steps)
             self.save_part(row, f"fold{k}", r)
         parts = [self.parts(row)[f"fold{k}"] for k in range(len(folds))]
         return {
@@ -364,7 +379,7 @@ class Bench:
         scored at every point. Points recovered from a committed RESULTS (summaries only) are
         measured again on the way, since the run passes through them anyway; until then the
         report shows them, marked."""
-        f = self.rows / "curve.partial.json"
+        f = self.rows / f"{self.prefix}curve.partial.json"
         record = json.loads(f.read_text()) if f.exists() else {}
         source = record.get("recovered_from")
         old = record.get("points", [])
@@ -376,10 +391,10 @@ class Bench:
             r = self.train_and_segment(
                 "curve-full-s0", "full", 0, list(self.images), self.test_names(), steps
             )
-            ladder_run = self.root / "runs" / "ladder-full-s0"
+            ladder_run = self.root / "runs" / f"{self.prefix}ladder-full-s0"
             if steps == self.p.steps and not ladder_run.exists():
                 # the same run as the ladder's full row (same seed, data order and steps): reuse it
-                shutil.copytree(self.root / "runs" / "curve-full-s0", ladder_run)
+                shutil.copytree(self.root / "runs" / f"{self.prefix}curve-full-s0", ladder_run)
             measured.append(
                 {
                     "steps": steps,
@@ -394,7 +409,7 @@ class Bench:
             partial = {"points": sorted(measured + pending, key=lambda q: q["steps"])}
             if source and pending:
                 partial["recovered_from"] = source
-            self.write_row("curve.partial", partial)
+            self.write_row(f"{self.prefix}curve.partial", partial)
             write_results(self)
         return {"points": measured}
 
@@ -530,9 +545,10 @@ class Bench:
 
     # -- issue 8: adaptation, diffeomorphic variant, QC; issue 7: DataAug --------------------------
     def base_run(self) -> Path:
-        run = self.root / "runs" / "ladder-full-s0"
-        if not (self.rows / "ladder-full-s0.json").exists():
-            raise RuntimeError("needs the row ladder-full-s0 first")
+        base = f"{self.prefix}ladder-full-s0"
+        run = self.root / "runs" / base
+        if not (self.rows / f"{base}.json").exists():
+            raise RuntimeError(f"needs the row {base} first")
         if not (run / "checkpoint.pt").exists():
             # row records are kept in git, trained models are not
             raise RuntimeError(
@@ -545,11 +561,12 @@ class Bench:
         """``adapt-<mode>-<steps>[-lr<lr>]``: ladder-full-s0 segmented with test-time adaptation."""
         command = ["segment", "--model", str(self.base_run()), "--adapt-steps", str(steps), "--adapt", mode]
         command += ["--adapt-lr", lr] if lr else []
-        seg, ev = self.segment_and_score(f"adapt-{mode}-{steps}" + (f"-lr{lr}" if lr else ""), command)
+        tag = f"{self.prefix}adapt-{mode}-{steps}" + (f"-lr{lr}" if lr else "")
+        seg, ev = self.segment_and_score(tag, command)
         return {
             "dice": ev,
             "seconds_per_subject": self.seg_seconds(seg),
-            "train_seconds": self.rows_train("ladder-full-s0"),
+            "train_seconds": self.rows_train(f"{self.prefix}ladder-full-s0"),
             "adapt": [mode, steps, float(lr) if lr else None],
         }
 
@@ -573,7 +590,7 @@ class Bench:
 
         test = self.test_names()
         seg, ev = self.segment_and_score(
-            "qc", ["segment", "--model", str(self.base_run()), "--save-qc"], test
+            f"{self.prefix}qc", ["segment", "--model", str(self.base_run()), "--save-qc"], test
         )
         pairs = []
         for n in test:
@@ -642,17 +659,35 @@ def loss_trajectory(log: list[dict], windows: int = 6) -> list[dict]:
 
 
 def row_names(bench: Bench) -> list[str]:
-    """Every row, in the order they run: cheap anchors first, then the learning curve (which also
-    yields ladder-full-s0), the rows built on that model, then the rest of the ladder."""
-    names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)], "curve", "ladder-full-s0", "qc"]
-    names += [f"adapt-field-{n}" for n in (25, 50, 100, 200)] + [f"adapt-weights-{n}" for n in (25, 50)]
-    names += ["adapt-weights-25-lr0.001"]  # the weights at a higher rate, for a fair comparison
-    names += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
-    names += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if (v, s) != ("full", 0)]
-    return [*names, "dataaug", "diffeo-s0", "inductive-s0", "unet"]
+    """Every row, in the order they run: cheap anchors first, then the ladder's VoxelMorph and full
+    rows (ltnet's recipe), the rows built on the full model, the rest of the ladder, and last the
+    same learned rows with the paper's recipe (``paper-<row>``)."""
+    names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)]]
+    learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
+    learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
+    learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
+    learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
+    learned += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
+    learned += ["diffeo-s0", "inductive-s0", "curve"]
+    return [*names, *learned, "dataaug", "unet", *[f"paper-{n}" for n in learned]]
+
+
+# the rows that train LT-Net or build on its model: each also exists as paper-<row>, the paper's recipe
+RECIPE_ROWS = ("ladder-", "curve", "qc", "adapt-", "diffeo-", "inductive-")
 
 
 def run_row(bench: Bench, row: str) -> dict:
+    """Measure one row. ``paper-<row>``: the same row trained with ``--recipe paper`` (runs, labels
+    and the model the row builds on all under ``paper-`` names)."""
+    if row.startswith("paper-"):
+        inner = row[len("paper-") :]
+        if not inner.startswith(RECIPE_ROWS):
+            raise SystemExit(f"unknown row {row}: only learned rows have a paper-recipe twin")
+        bench.prefix, bench.recipe = "paper-", ("--recipe", "paper")
+        try:
+            return run_row(bench, inner)
+        finally:
+            bench.prefix, bench.recipe = "", ("--recipe", "ltnet")
     if row == "affine":
         return bench.row_affine()
     if row == "syn":

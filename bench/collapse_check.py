@@ -109,7 +109,7 @@ def main() -> int:
     data = load_train_data(images[0], labels[0], pool)
     state = load_checkpoint(args.init) if args.init else None
     net = checkpoint_config(state, args.init).net if state is not None else NetConfig(half_res=True)
-    cfg = TrainConfig(variant=args.variant, steps=args.steps, net=net)
+    cfg = TrainConfig.for_recipe("paper", variant=args.variant, steps=args.steps, net=net)
     torch.manual_seed(0)
     model, disc = build_models(cfg)
     if state is not None:

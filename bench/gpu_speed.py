@@ -53,7 +53,7 @@ def one_row(box: str, variant: str, half_res: bool, amp: bool, device, reps: int
     labels = rng.integers(0, 44, shape).astype(np.int32)
     atlas = Atlas.from_arrays(rng.random(shape, dtype=np.float32), labels, np.eye(4))
     torch.manual_seed(0)
-    cfg = TrainConfig(variant=variant, amp=amp, net=NetConfig(half_res=half_res))
+    cfg = TrainConfig.for_recipe("paper", variant=variant, amp=amp, net=NetConfig(half_res=half_res))
     model, disc = build_models(cfg, device)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None

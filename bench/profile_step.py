@@ -29,7 +29,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, args.labels + 1, shape).astype(np.int32)
     atlas = Atlas.from_arrays(rng.random(shape, dtype=np.float32), labels, np.eye(4))
-    cfg = TrainConfig(variant=args.variant, net=NetConfig(half_res=args.half_res))
+    cfg = TrainConfig.for_recipe("paper", variant=args.variant, net=NetConfig(half_res=args.half_res))
     model, disc = build_models(cfg)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None

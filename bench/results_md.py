@@ -48,8 +48,8 @@ PAPER_OTHER = {"jlf-2": 70.4, "jlf-3": 74.5, "jlf-4": 77.8, "jlf-5": 81.1, "data
 
 def paper_value(row: str) -> float | None:
     """The paper's mean Dice (%) for a row name such as ``ladder-full-s0`` or ``jlf-3``; None if none."""
-    if row.startswith("ladder-"):
-        return PAPER.get(row[len("ladder-") :].rsplit("-s", 1)[0])
+    if row.startswith(("ladder-", "paper-ladder-")):
+        return PAPER.get(row.split("ladder-", 1)[1].rsplit("-s", 1)[0])
     return PAPER_OTHER.get(row)
 
 
@@ -93,8 +93,11 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         f"- Profile `{bench.name}`: {asdict(p)}.",
         f"- Atlas (`ltnet select-atlas` among the seven): **{atlas}**. Test set: the six others, scored by "
         "`ltnet evaluate` in each subject's native space on the SPEC's 28 structures (Dice as a fraction).",
-        "- Learned rows: one `ltnet train` and one `ltnet segment` each; pool = all seven images "
-        "(transductive, labels never read) unless stated; same working box, spacing, steps and seeds.",
+        "- Learned rows: one `ltnet train` and one `ltnet segment` each; pool = the six test images "
+        "(transductive, labels never read) unless stated; same working box, spacing, steps and seeds. "
+        "`ladder-*` and the rows built on `ladder-full-s0` train with ltnet's default recipe; their "
+        "`paper-*` twins with `--recipe paper` (eq. 11). The `paper-*` rows measured before 2026-12-03 "
+        "had the atlas itself in the pool (all seven images), which `ltnet train` now leaves out.",
         f"- Preparation (ANTs affine of each scan to the atlas, then resampling) is done once and pinned: "
         f"the transforms are in `bench/results/prep-{p.spacing:g}mm.json`, and every learned row and "
         "the affine row run since then record the pins they used (`prep`); the rows marked † were "
@@ -158,49 +161,16 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         lines += ["", "Not yet run: " + ", ".join(missing) + "."]
 
     # the ladder, with paired per-subject differences from the row above (over subjects x seeds)
-    ladder = {v: [rows[f"ladder-{v}-s{s}"] for s in p.seeds if f"ladder-{v}-s{s}" in rows] for v in LADDER}
-    if any(ladder.values()):
+    lines += _ladder(bench, rows, "ladder-", "The ablation ladder (paper tables 2-4), ltnet's recipe")
+    lines += _ladder(bench, rows, "paper-ladder-", "The ablation ladder with the paper's recipe (eq. 11)")
+    gpu = Path(__file__).resolve().parent / "RESULTS-cpu-cuda.md"
+    if bench.name == "cpu" and gpu.exists():
         lines += [
             "",
-            "## The ablation ladder (paper tables 2-4)",
-            "",
-            "Mean Dice over the seeds run; Δ: paired difference from the row it builds on (the row "
-            "above, but the cycle baseline for + L_anat, which the paper adds instead of L_trans), per "
-            "subject and seed, mean (std) over the pairs, and how many pairs improved.",
-            "",
-            "| variant | seeds | mean Dice | Δ vs the row it builds on | improved | paper (CANDI, %) |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "Rows of the paper's recipe at these settings trained on a lent GPU (bf16 autocast) are in "
+            "[RESULTS-cpu-cuda.md](RESULTS-cpu-cuda.md), kept apart from these tables.",
         ]
-        crossed = 0
-        for v in LADDER:
-            rs = ladder[v]
-            if not rs:
-                lines.append(f"| {LADDER_NAMES[v]} | 0 | - | - | - | {PAPER.get(v, '-')} |")
-                continue
-            mean = _claim_mean(rows, f"ladder-{v}", p.seeds)
-            delta, improved = "-", "-"
-            diffs, across = [], False
-            for s in p.seeds if v in LADDER_BASE else ():
-                a, b = rows.get(f"ladder-{LADDER_BASE[v]}-s{s}"), rows.get(f"ladder-{v}-s{s}")
-                if a and b:
-                    diffs += _paired(a, b)
-                    across |= a.get("prep") != b.get("prep")
-            if diffs:
-                delta, improved = _delta_cells(diffs)
-                delta += " ‡" if across else ""
-                crossed += across
-            lines.append(
-                f"| {LADDER_NAMES[v]} | {len(rs)} | {_f(mean)} | {delta} | {improved} | {PAPER.get(v, '-')} |"
-            )
-        if crossed:
-            lines += ["", _across_preparations(bench.store)]
-        gpu = Path(__file__).resolve().parent / "RESULTS-cpu-cuda.md"
-        if bench.name == "cpu" and gpu.exists():
-            lines += [
-                "",
-                "Rows of these settings trained on a lent GPU (bf16 autocast) are in "
-                "[RESULTS-cpu-cuda.md](RESULTS-cpu-cuda.md), kept apart from this table.",
-            ]
+    lines += recipe_section()
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -296,10 +266,129 @@ def _mean(rows: dict, name: str) -> float | None:
     return r["dice"]["summary"]["mean"] if r and "dice" in r else None
 
 
+SCREEN_DIR = Path(__file__).resolve().parent / "results" / "cpu" / "screen"
+# TrainConfig fields a screen may change, and how the table names them
+SCREEN_FIELDS = {
+    "lambda_gan": "λ_GAN {}",
+    "cycle_scale": "cycle ×{}",
+    "cycle_penalty": "{} residuals",
+    "warmup_steps": "warm-up {}",
+    "ramp_steps": "ramp {}",
+    "backward_sim": "G_B's own L_sim {}",
+    "disc_augment": "D augmentation {}",
+    "r1_gamma": "R1 γ {}",
+    "ema_decay": "EMA {}",
+    "lr": "lr {}",
+}
+
+
+def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """The recipe screens (``bench/investigations/recipe_screen.py``): one row per screen, what it
+    changes from the paper's recipe, Dice on the working grid, paired against the VoxelMorph screen
+    of the same steps and seed, and the forward field's size at the end."""
+    from ltnet.config import TrainConfig
+
+    recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
+    recs = [r for r in recs if r["config"]["steps"] >= 100]
+    if not recs:
+        return []
+    paper = TrainConfig.for_recipe("paper").to_dict()
+
+    def key(c: dict) -> tuple:
+        return c["steps"], c["seed"], c.get("ema_decay", 0.0), c.get("lr")
+
+    vxm = {key(r["config"]): r for r in recs if r["config"]["variant"] == "voxelmorph"}
+    lines = [
+        "",
+        "## Recipe screens (issue 30: making LT-Net learn)",
+        "",
+        "`python -m bench.investigations.recipe_screen --tag T --steps N --set FIELD=VALUE ...`: the "
+        "benchmark's atlas and pinned preparation, 2 mm, half-resolution field, pool = the six other "
+        "brains (never the atlas), one seed; Dice of the 28 structures on the working grid (the "
+        "truth resampled there; affine alone: 0.707), so a screen ranks recipes but is not a "
+        "benchmark row. Δ vs VoxelMorph: paired per subject against the VoxelMorph screen of the "
+        "same steps, seed, learning rate and EMA. |dpF|: the segmenting model's mean displacement over the "
+        "six subjects, voxels (a collapsed field is about 0.01).",
+        "",
+        "| screen | variant | steps | what differs from the paper's recipe | Dice | Δ vs VoxelMorph "
+        "| improved | |dpF| | s / step |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in recs:
+        c = r["config"]
+        acts = {"lr", "ema_decay"}  # the fields that act on this variant
+        if c["variant"] != "voxelmorph":
+            acts |= {"lambda_gan", "disc_augment", "r1_gamma", "warmup_steps", "ramp_steps"}
+        if c["variant"] not in ("voxelmorph", "gan"):
+            acts |= {"cycle_scale", "cycle_penalty", "backward_sim"}
+        changes = [
+            fmt.format(c[k])
+            for k, fmt in SCREEN_FIELDS.items()
+            if k in acts & set(c) and c[k] != paper.get(k)
+        ]
+        if c.get("net", {}).get("shared_generator"):
+            changes.append("one network for G_F and G_B")
+        ref = vxm.get(key(c))
+        delta, improved = "-", "-"
+        if ref is not None and ref is not r:
+            a, b = ref["dice"]["subjects"], r["dice"]["subjects"]
+            delta, improved = _delta_cells([b[k] - a[k] for k in b if k in a])
+        secs = r["train_seconds"] / max(1, c["steps"])
+        lines.append(
+            f"| {r['tag']} | {c['variant']} | {c['steps']} | {', '.join(changes) or 'none'} "
+            f"| {_f(r['dice']['mean'])} | {delta} | {improved} | {_f(r['dice']['dpF_mean_abs'])} "
+            f"| {secs:.2f} |"
+        )
+    return lines
+
+
+def _ladder(bench, rows: dict, prefix: str, title: str) -> list[str]:
+    """The ladder rows named ``<prefix><variant>-s<seed>``: mean over seeds, paired steps."""
+    p = bench.p
+    ladder = {v: [rows[f"{prefix}{v}-s{s}"] for s in p.seeds if f"{prefix}{v}-s{s}" in rows] for v in LADDER}
+    if not any(ladder.values()):
+        return []
+    lines = [
+        "",
+        f"## {title}",
+        "",
+        "Mean Dice over the seeds run; Δ: paired difference from the row it builds on (the row "
+        "above, but the cycle baseline for + L_anat, which the paper adds instead of L_trans), per "
+        "subject and seed, mean (std) over the pairs, and how many pairs improved.",
+        "",
+        "| variant | seeds | mean Dice | Δ vs the row it builds on | improved | paper (CANDI, %) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    crossed = 0
+    for v in LADDER:
+        rs = ladder[v]
+        if not rs:
+            lines.append(f"| {LADDER_NAMES[v]} | 0 | - | - | - | {PAPER.get(v, '-')} |")
+            continue
+        mean = _claim_mean(rows, f"{prefix}{v}", p.seeds)
+        delta, improved = "-", "-"
+        diffs, across = [], False
+        for s in p.seeds if v in LADDER_BASE else ():
+            a, b = rows.get(f"{prefix}{LADDER_BASE[v]}-s{s}"), rows.get(f"{prefix}{v}-s{s}")
+            if a and b:
+                diffs += _paired(a, b)
+                across |= a.get("prep") != b.get("prep")
+        if diffs:
+            delta, improved = _delta_cells(diffs)
+            delta += " ‡" if across else ""
+            crossed += across
+        lines.append(
+            f"| {LADDER_NAMES[v]} | {len(rs)} | {_f(mean)} | {delta} | {improved} | {PAPER.get(v, '-')} |"
+        )
+    if crossed:
+        lines += ["", _across_preparations(bench.store)]
+    return lines
+
+
 def _claim_mean(rows: dict, name: str, seeds) -> float | None:
     """A row's mean Dice; for a ladder variant named without its seed (``ladder-full``), the mean
     over the seeds run."""
-    if name.startswith("ladder-") and name not in rows:
+    if "ladder-" in name and name not in rows:
         means = [m for s in seeds if (m := _mean(rows, f"{name}-s{s}")) is not None]
         return float(np.mean(means)) if means else None
     return _mean(rows, name)

@@ -142,7 +142,7 @@ def work_segment(args: argparse.Namespace) -> dict:
     atlas, prep, cache, scan, vol, prepared, prep_s = _atlas_and_scan(args.spacing, workdir, True)
     out: dict = {"box": list(atlas.shape), "prepare_s": prep_s, "native_shape": list(vol.shape)}
     # a model with the SPEC layout (or half-res head); weights do not change its speed
-    cfg = TrainConfig(variant="full", net=NetConfig(half_res=args.half_res))
+    cfg = TrainConfig.for_recipe("paper", variant="full", net=NetConfig(half_res=args.half_res))
     torch.manual_seed(0)
     model, _ = build_models(cfg)
     run = Path(tempfile.mkdtemp(dir=workdir))
@@ -191,8 +191,8 @@ def work_train(args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
     if args.variant == "VxmPairwise":
         return _train_vxm(x, y, args)
-    cfg = TrainConfig(
-        variant=args.variant, net=NetConfig(half_res=args.half_res), save_memory=args.save_memory
+    cfg = TrainConfig.for_recipe(  # the paper's step (with D), as SPEED.md measured it
+        "paper", variant=args.variant, net=NetConfig(half_res=args.half_res), save_memory=args.save_memory
     )
     model, disc = build_models(cfg)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)

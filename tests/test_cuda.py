@@ -35,7 +35,7 @@ def test_unit_shift_moves_voxels_exactly_on_cuda():
 
 
 def test_full_cycle_on_cuda_matches_cpu_in_fp32():
-    model, _ = build_models(TrainConfig(variant="full"))
+    model, _ = build_models(TrainConfig.for_recipe("paper", variant="full"))
     x, y, xs = _inputs()
     with torch.no_grad():
         ref = model(x, y, xs)
@@ -49,7 +49,7 @@ def test_full_cycle_on_cuda_matches_cpu_in_fp32():
 
 @pytest.mark.parametrize("amp", [True, False])
 def test_train_step_on_cuda_is_finite_and_moves_both_generators(amp):
-    cfg = TrainConfig(variant="full", amp=amp)
+    cfg = TrainConfig.for_recipe("paper", variant="full", amp=amp)
     model, disc = build_models(cfg, CUDA)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas)
@@ -88,7 +88,7 @@ def test_label_transfer_on_cuda_matches_cpu():
 
 
 def test_field_adaptation_on_cuda_lowers_the_loss():
-    model, _ = build_models(TrainConfig(variant="voxelmorph"), CUDA)
+    model, _ = build_models(TrainConfig.for_recipe("paper", variant="voxelmorph"), CUDA)
     x = textured((1, 1, 16, 16, 16), seed=1).to(CUDA)
     y = torch.roll(x, shifts=1, dims=2)
     r = adapt(model, x, y, steps=30, mode="field", lr=0.05)
@@ -99,7 +99,7 @@ def test_cuda_run_resumes_and_its_checkpoint_segments_on_cpu(toy_data, tmp_path)
     images, labels = toy_data
     data = load_train_data(images[0], labels[0], images[1:])
     for steps, resume in ((2, False), (3, True)):
-        cfg = TrainConfig(variant="full", steps=steps, checkpoint_every=1)
+        cfg = TrainConfig.for_recipe("paper", variant="full", steps=steps, checkpoint_every=1)
         train(cfg, data, tmp_path / "run", device=CUDA, progress=False, resume=resume)
     assert [r["step"] for r in read_log(tmp_path / "run")] == [1, 2, 3]
     # stored on the CPU: a plain torch.load on a machine without CUDA reads it

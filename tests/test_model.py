@@ -16,7 +16,7 @@ def _inputs(n_labels=3, shape=(32, 32, 32)):
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_variant_computes_exactly_its_terms(name):
-    cfg = TrainConfig(variant=name)
+    cfg = TrainConfig.for_recipe("paper", variant=name)
     model, disc = build_models(cfg)
     v = model.variant
     x, y, xs = _inputs()
@@ -34,7 +34,7 @@ def test_variant_computes_exactly_its_terms(name):
 
 
 def test_total_is_eq_11():
-    cfg = TrainConfig(variant="full")
+    cfg = TrainConfig.for_recipe("paper", variant="full")
     model, disc = build_models(cfg)
     x, y, xs = _inputs()
     t = generator_objective(model, model(x, y, xs), x, y, xs, disc, cfg)
@@ -44,7 +44,7 @@ def test_total_is_eq_11():
 
 def test_untrained_cycle_is_near_the_floors():
     # fields start near zero, so x_bar ~ x and the consistency losses start near their floors
-    cfg = TrainConfig(variant="full")
+    cfg = TrainConfig.for_recipe("paper", variant="full")
     model, disc = build_models(cfg)
     x, y, xs = _inputs()
     t = generator_objective(model, model(x, y, xs), x, y, xs, disc, cfg)
@@ -55,7 +55,7 @@ def test_untrained_cycle_is_near_the_floors():
 def test_gradients_reach_both_generators_and_the_discriminator():
     from ltnet import losses
 
-    cfg = TrainConfig(variant="full")
+    cfg = TrainConfig.for_recipe("paper", variant="full")
     model, disc = build_models(cfg)
     x, y, xs = _inputs()
     out = model(x, y, xs)
@@ -70,7 +70,7 @@ def test_gradients_reach_both_generators_and_the_discriminator():
 
 def test_bf16_autocast_pass_gives_finite_float32_losses():
     """The mixed-precision path (bf16 autocast, used on CUDA) checked through CPU autocast."""
-    cfg = TrainConfig(variant="full")
+    cfg = TrainConfig.for_recipe("paper", variant="full")
     model, disc = build_models(cfg)
     x, y, xs = _inputs(shape=(16, 16, 16))
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -96,7 +96,7 @@ def test_save_memory_gives_the_same_losses_and_gradients():
     results = []
     for save in (False, True):
         torch.manual_seed(0)
-        cfg = TrainConfig(variant="full", save_memory=save)
+        cfg = TrainConfig.for_recipe("paper", variant="full", save_memory=save)
         model, disc = build_models(cfg)
         with torch.no_grad():  # a field large enough for the labels to move
             model.g_f.flow.weight.normal_(0, 0.05)
@@ -115,7 +115,7 @@ def test_mutually_inverse_subvoxel_maps_reconstruct_the_atlas_exactly():
     # L_cyc and L_anat are 0 and carry no interpolation blur; resampling y_bar again would not be
     from ltnet import losses
 
-    cfg = TrainConfig(variant="full")
+    cfg = TrainConfig.for_recipe("paper", variant="full")
     model, disc = build_models(cfg)
     x, y, xs = _inputs()
     shift = torch.tensor([0.4, -0.3, 0.2]).view(1, 3, 1, 1, 1).expand(1, 3, 32, 32, 32)

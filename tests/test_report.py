@@ -59,8 +59,9 @@ def test_report_is_self_contained_and_names_every_structure(scored_run, capsys):
     page = d / "run" / "report.html"
     assert capsys.readouterr().out.strip() == str(page)
     text = page.read_text()
-    # loss curves, the Dice chart, and one figure per segmented subject (2), all embedded
-    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', text)) == 4
+    # loss curves, collapse diagnostics, the Dice chart, one figure per segmented subject (2)
+    assert len(re.findall(r'src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', text)) == 5
+    assert 'alt="collapse diagnostics"' in text
     assert not re.search(r'src="(?!data:)', text) and "<link" not in text  # nothing fetched
     for lab in (2, 3, 4, 17, 41, 42, 43, 53):
         assert label_name(lab) in text
@@ -73,7 +74,7 @@ def test_report_of_a_bare_run_has_the_losses_only(scored_run, tmp_path):
     out = tmp_path / "r.html"
     assert main(["report", str(d / "run"), "--out", str(out)]) == 0
     text = out.read_text()
-    assert text.count("data:image/png;base64") == 1 and "L_sim" in text
+    assert text.count("data:image/png;base64") == 2 and "L_sim" in text  # losses and diagnostics
 
 
 @pytest.mark.parametrize(

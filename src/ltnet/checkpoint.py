@@ -76,3 +76,10 @@ def checkpoint_config(state: dict[str, Any], path: str | os.PathLike) -> TrainCo
         return TrainConfig.from_dict(state["config"])
     except (LtnetError, TypeError, ValueError) as e:
         raise LtnetError(f"{path}: {e}") from None
+
+
+def generator_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The generators' weights to use from a checkpoint: the moving average when the run kept one
+    (``TrainConfig.ema_decay``), else the last step's."""
+    ema = state.get("model_ema")
+    return ema if ema is not None else state["model"]

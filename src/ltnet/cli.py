@@ -44,6 +44,46 @@ def _cache(args: argparse.Namespace):
     return PrepCache(None if args.no_cache else (args.cache or default_cache_dir()))
 
 
+# the recipe's ingredients as flags: (flag, TrainConfig field, what the variant must have)
+RECIPE_FLAGS = (
+    ("--lambda-gan", "lambda_gan", "gan"),
+    ("--disc-augment", "disc_augment", "gan"),
+    ("--r1-gamma", "r1_gamma", "gan"),
+    ("--cycle-scale", "cycle_scale", "backward"),
+    ("--cycle-penalty", "cycle_penalty", "backward"),
+    ("--backward-sim", "backward_sim", "backward"),
+    ("--warmup-steps", "warmup_steps", None),
+    ("--ramp-steps", "ramp_steps", None),
+    ("--ema-decay", "ema_decay", None),
+    ("--diag-every", "diag_every", None),
+)
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict:
+    """The recipe flags given on the command line, as TrainConfig fields; a flag for a loss or
+    path the variant does not have is refused rather than ignored."""
+    from ltnet.config import TrainConfig, get_variant
+
+    variant = get_variant(args.variant)
+    out = {}
+    given = [(f, a, need) for f, a, need in RECIPE_FLAGS if getattr(args, a) is not None]
+    if args.shared_generator:
+        given.append(("--shared-generator", "shared_generator", "backward"))
+    for flag, attr, need in given:
+        if need is not None and not getattr(variant, need):
+            what = "L_GAN" if need == "gan" else "a backward network"
+            raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
+        if attr != "shared_generator":
+            out[attr] = getattr(args, attr)
+    gan_weight = out.get("lambda_gan", TrainConfig.for_recipe(args.recipe).lambda_gan)
+    for flag, attr in (("--disc-augment", "disc_augment"), ("--r1-gamma", "r1_gamma")):
+        if attr in out and gan_weight == 0:
+            raise LtnetError(
+                f"{flag}: L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan"
+            )
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.integration_steps < 0:
         raise LtnetError(f"--integration-steps {args.integration_steps}: expected 0 or more")
@@ -53,7 +93,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ltnet.io import expand_inputs
     from ltnet.train import load_train_data, read_log, train
 
-    cfg = TrainConfig(
+    cfg = TrainConfig.for_recipe(
+        args.recipe,
         variant=args.variant,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -61,8 +102,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         lr=args.lr,
         amp=not args.no_amp,
-        net=NetConfig(half_res=args.half_res, integration_steps=args.integration_steps),
+        net=NetConfig(
+            half_res=args.half_res,
+            integration_steps=args.integration_steps,
+            shared_generator=bool(args.shared_generator),
+        ),
         save_memory=args.save_memory,
+        **recipe_overrides(args),
     )
     # under torchrun: one process per device, joined here (a plain run is a group of one)
     dist, device = from_torchrun(_device(args.device))
@@ -84,7 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if dist.is_main:
             procs = f", {dist.world_size} processes" if dist.active else ""
             print(
-                f"ltnet train: variant {cfg.variant}, {len(data.images)} images on grid {data.atlas.shape}, "
+                f"ltnet train: variant {cfg.variant}, recipe {cfg.recipe}, {len(data.images)} images on "
+                f"grid {data.atlas.shape}, "
                 f"{len(data.atlas.label_ids) - 1} atlas labels, device {device}{procs}",
                 file=sys.stderr,
             )
@@ -414,6 +461,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="diffeomorphic option: the networks predict a stationary velocity field, integrated by "
         "scaling and squaring in K steps (MONAI's DVF2DDF; VoxelMorph uses 7); 0 (default): plain "
         "displacements, as in the paper",
+    )
+    r = t.add_argument_group(
+        "recipe",
+        "How the losses are weighed and scheduled. '--recipe ltnet' (default) is the measured winner; "
+        "'--recipe paper' is eq. 11 as printed (bench/RESULTS.md compares them). The flags below "
+        "override single ingredients of the chosen recipe.",
+    )
+    r.add_argument(
+        "--recipe", choices=["ltnet", "paper"], default="ltnet", help="base recipe (default: ltnet)"
+    )
+    r.add_argument("--lambda-gan", type=float, help="weight of L_GAN (ltnet 0: no discriminator; paper 1)")
+    r.add_argument(
+        "--cycle-scale",
+        type=float,
+        help="factor on the cycle family's weights: lambda1 L_cyc, lambda2 (L_trans, L_anat, L_diff) "
+        "(ltnet 0.01, paper 1)",
+    )
+    r.add_argument(
+        "--cycle-penalty",
+        choices=["charbonnier", "l2"],
+        help="residual penalty of L_cyc, L_trans and L_diff: the paper's L1/Charbonnier or the square",
+    )
+    r.add_argument(
+        "--warmup-steps",
+        type=int,
+        help="steps on L_sim and L_smooth alone before the adversarial and cycle weights "
+        "(ltnet 200, paper 0)",
+    )
+    r.add_argument(
+        "--ramp-steps", type=int, help="then steps over which those weights rise to full (ltnet 200, paper 0)"
+    )
+    r.add_argument(
+        "--backward-sim",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="G_B also registers each real image to the atlas with its own L_sim (ltnet: on)",
+    )
+    r.add_argument(
+        "--shared-generator",
+        action="store_true",
+        help="one network for G_F and G_B (registering both ways) instead of two",
+    )
+    r.add_argument(
+        "--disc-augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="DiffAugment: random gain, flips and shifts on every image D sees, real and fake (ltnet: on)",
+    )
+    r.add_argument("--r1-gamma", type=float, help="R1 penalty on D's real images (ltnet 1, paper 0: off)")
+    r.add_argument(
+        "--ema-decay",
+        type=float,
+        help="decay of a moving average of the generators' weights, which segment then uses "
+        "(e.g. 0.99; default 0: off)",
+    )
+    r.add_argument(
+        "--diag-every",
+        type=int,
+        help="steps between gradient diagnostics in log.jsonl (default 50; 0: never)",
     )
     t.add_argument("--device", **dev)
     t.add_argument("--quiet", action="store_true", help="no progress bar")

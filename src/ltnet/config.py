@@ -56,11 +56,24 @@ class NetConfig:
     # > 0: the network predicts a stationary velocity field, integrated by scaling and squaring in
     # this many steps (MONAI's DVF2DDF) into a diffeomorphic displacement (an option)
     integration_steps: int = 0
+    # G_B is G_F: one network registers in both directions (an option; the paper has two)
+    shared_generator: bool = False
+
+
+RECIPES = ("ltnet", "paper")
+CYCLE_PENALTIES = ("charbonnier", "l2")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run. Saved in every checkpoint."""
+    """Everything that decides a training run. Saved in every checkpoint.
+
+    The defaults are ltnet's recipe (``recipe="ltnet"``); :meth:`for_recipe` gives the paper's, whose
+    weights are eq. 11's and whose schedule is none. Loss weights at step t (see :func:`ramp`):
+    ``lambda_gan * r(t)`` on L_GAN and ``cycle_scale * r(t)`` on the cycle family (``lambda_cyc``
+    L_cyc, ``lambda_reg`` (L_trans + L_anat + L_diff)), where r(t) is 0 during ``warmup_steps``, then
+    rises linearly to 1 over ``ramp_steps``.
+    """
 
     variant: str = "full"
     steps: int = 1000
@@ -75,12 +88,56 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast, used on CUDA only
     save_memory: bool = False  # recompute the finest activations in the backward pass
     net: NetConfig = field(default_factory=NetConfig)
+    # -- the recipe: ltnet's defaults; the paper's values in PAPER_RECIPE ----------------------
+    recipe: str = "ltnet"
+    # weight of L_GAN (paper: 1). 0 (ltnet's default): no discriminator is built or trained; at 300
+    # steps on the benchmark's brains L_GAN at 0.01 cost 0.011 Dice (bench/RESULTS.md, recipe screens)
+    lambda_gan: float = 0.0
+    cycle_scale: float = 0.01  # multiplies lambda_cyc and lambda_reg on the cycle family (paper: 1)
+    cycle_penalty: str = "charbonnier"  # residual penalty of L_cyc, L_trans, L_diff: or "l2"
+    warmup_steps: int = 200  # generators on their own L_sim and L_smooth only
+    ramp_steps: int = 200  # then the adversarial and cycle weights rise linearly to full
+    backward_sim: bool = True  # G_B also registers each real image to the atlas (its own L_sim)
+    disc_augment: bool = True  # DiffAugment: the same random shifts, flips, gain on D's real and fake
+    r1_gamma: float = 1.0  # R1 penalty gamma/2 |grad D(real)|^2 on the discriminator (0: off)
+    # exponential moving average of the generators' weights, which segment then uses (0: off; off by
+    # default: 0.99 cost 0.010 Dice at 300 steps on the benchmark's brains, bench/RESULTS.md)
+    ema_decay: float = 0.0
+    diag_every: int = 50  # steps between logged gradient diagnostics (0: never)
 
     def __post_init__(self) -> None:
         get_variant(self.variant)
         for name in ("steps", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise LtnetError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.recipe not in RECIPES:
+            raise LtnetError(f"unknown recipe {self.recipe!r}: expected one of {', '.join(RECIPES)}")
+        if self.cycle_penalty not in CYCLE_PENALTIES:
+            raise LtnetError(
+                f"unknown cycle penalty {self.cycle_penalty!r}: expected one of {', '.join(CYCLE_PENALTIES)}"
+            )
+        for name in ("lambda_gan", "cycle_scale", "r1_gamma", "warmup_steps", "ramp_steps", "diag_every"):
+            if getattr(self, name) < 0:
+                raise LtnetError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay < 1:
+            raise LtnetError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+    @classmethod
+    def for_recipe(cls, recipe: str, **overrides: Any) -> TrainConfig:
+        """The config of a named recipe (``ltnet``: the defaults; ``paper``: eq. 11 as printed), with
+        ``overrides`` on top."""
+        if recipe not in RECIPES:
+            raise LtnetError(f"unknown recipe {recipe!r}: expected one of {', '.join(RECIPES)}")
+        base = PAPER_RECIPE if recipe == "paper" else {}
+        return cls(**{**base, "recipe": recipe, **overrides})
+
+    def ramp(self, step: int) -> float:
+        """The schedule's factor r(step) in [0, 1] on the adversarial and cycle weights (step from 0)."""
+        if step < self.warmup_steps:
+            return 0.0
+        if self.ramp_steps == 0:
+            return 1.0
+        return min(1.0, (step - self.warmup_steps + 1) / self.ramp_steps)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,4 +152,20 @@ class TrainConfig:
         net = NetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.pop("net", {}).items()})
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
+        if "recipe" not in d:  # written before recipes existed: the paper's training
+            d = {**PAPER_RECIPE, "recipe": "paper", "diag_every": 0, **d}
         return cls(net=net, **d)
+
+
+# The paper's training (eq. 11, no schedule, no augmentation): ltnet's training before recipes.
+PAPER_RECIPE: dict[str, Any] = {
+    "lambda_gan": 1.0,
+    "cycle_scale": 1.0,
+    "cycle_penalty": "charbonnier",
+    "warmup_steps": 0,
+    "ramp_steps": 0,
+    "backward_sim": False,
+    "disc_augment": False,
+    "r1_gamma": 0.0,
+    "ema_decay": 0.0,
+}

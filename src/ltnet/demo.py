@@ -117,12 +117,13 @@ def run_demo(
         init = ["--init", str(shipped)]
         if not checkpoint_config(load_checkpoint(shipped), shipped).net.half_res:
             layout = []  # the run continues the shipped network's layout
-    say(f"training the full LT-Net for {steps} steps on {len(pool)} unlabelled images ...")
+    unlabelled = [p for p in pool if p != atlas]  # the atlas is never one of its own unlabelled images
+    say(f"training the full LT-Net for {steps} steps on {len(unlabelled)} unlabelled images ...")
     run = [
         "train",
         *atlas_args,
         "--images",
-        *map(str, pool),
+        *map(str, unlabelled),
         "--out",
         str(out / "run"),
         "--steps",

@@ -5,16 +5,26 @@ y_bar = x o dpF                synthetic image;   y_bar_s = x_s o dpF
 dpB   = G_B(y_bar, x)          backward field, on the atlas grid
 x_bar = y_bar o dpB            reconstructed atlas; x_bar_s = y_bar_s o dpB
 
+[ltnet recipe, TrainConfig.backward_sim] G_B also registers the real image to the atlas, as in
+CycleMorph, with its own similarity loss: dpR = G_B(y, x), y_hat = y o dpR. Trained on the cycle
+alone, G_B sees only synthetic images and lags G_F; a non-zero forward field then pays for G_B's
+error in every cycle term, and the identity does not.
+
 [ltnet] x_bar is computed as x o dpC with dpC(t) = dpB(t) + dpF(t + dpB(t)), the two maps composed
 and x resampled once: the same image in the continuum. Resampling y_bar a second time blurs it, and
 the L1 cycle term would charge that blur, which grows linearly with |dpF| from zero (a 0.05-voxel
 field already costs 10 * 0.0037 on the demo atlas), and pulls the forward field back to the identity.
 
-L = L_GAN + L_sim + 10 L_cyc + 3 (L_anat + L_smooth + L_trans + L_diff)
+L = L_GAN + L_sim + 10 L_cyc + 3 (L_anat + L_smooth + L_trans + L_diff)      (the paper's recipe)
+
+ltnet's recipe weighs L_GAN by w_gan and the cycle family (L_cyc, L_trans, L_anat, L_diff) by w_cyc,
+both ramped in after a warm-up (:class:`Weights`, from :meth:`TrainConfig.ramp`), and adds
+G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import torch
@@ -40,6 +50,8 @@ class CycleOutputs:
     dp_cyc: torch.Tensor | None = None
     x_bar: torch.Tensor | None = None
     x_bar_s: torch.Tensor | None = None
+    dp_r: torch.Tensor | None = None  # G_B(y, x): the real image registered to the atlas
+    y_hat: torch.Tensor | None = None  # y o dp_r, on the atlas grid
 
 
 @dataclass
@@ -50,6 +62,7 @@ class LossTerms:
     sim: torch.Tensor
     smooth: torch.Tensor
     gan: torch.Tensor | None = None
+    sim_b: torch.Tensor | None = None  # G_B's own -LNCC(x, y_hat)
     cyc: torch.Tensor | None = None
     trans: torch.Tensor | None = None
     anat: torch.Tensor | None = None
@@ -58,6 +71,21 @@ class LossTerms:
     def as_floats(self) -> dict[str, float]:
         """The computed terms as Python floats, for logs."""
         return {f.name: float(v.detach()) for f in fields(self) if (v := getattr(self, f.name)) is not None}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The loss weights of one step. ``gan`` on L_GAN; ``cyc`` on the cycle family (times
+    lambda_cyc on L_cyc and lambda_reg on L_trans, L_anat and L_diff). The paper: both 1."""
+
+    gan: float = 1.0
+    cyc: float = 1.0
+
+    @classmethod
+    def at(cls, cfg: TrainConfig, step: int) -> Weights:
+        """The recipe's weights at ``step`` (from 0): warm-up, then a linear ramp."""
+        r = cfg.ramp(step)
+        return cls(gan=cfg.lambda_gan * r, cyc=cfg.cycle_scale * r)
 
 
 class LTNet(nn.Module):
@@ -74,12 +102,17 @@ class LTNet(nn.Module):
             "integration_steps": net.integration_steps,
         }
         self.g_f = VxmUNet(net.enc, net.dec, **kw)
-        self.g_b = VxmUNet(net.enc, net.dec, **kw) if variant.backward else None
+        if not variant.backward:
+            self.g_b = None
+        else:
+            self.g_b = self.g_f if net.shared_generator else VxmUNet(net.enc, net.dec, **kw)
         self.warp = SpatialTransformer("bilinear")
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None) -> CycleOutputs:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None, backward_sim: bool = False
+    ) -> CycleOutputs:
         """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas hard one-hot (B, L, D, H, W)
-        or None."""
+        or None. ``backward_sim``: also register y to the atlas with G_B (dp_r, y_hat)."""
         dp_f = self.g_f(x, y)
         out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
         # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
@@ -93,6 +126,9 @@ class LTNet(nn.Module):
         out.x_bar = self.warp(x, out.dp_cyc)
         if atlas_s is not None:
             out.x_bar_s = atlas_s.warp_one_hot(out.dp_cyc)
+        if backward_sim:
+            out.dp_r = self.g_b(y, x)
+            out.y_hat = self.warp(y, out.dp_r)
         return out
 
 
@@ -104,36 +140,53 @@ def generator_objective(
     x_s: torch.Tensor | None,
     disc: nn.Module | None,
     cfg: TrainConfig,
+    weights: Weights | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> LossTerms:
-    """Eq. 11 restricted to the variant's terms. ``disc`` is needed when the variant has L_GAN."""
+    """Eq. 11 restricted to the variant's terms, weighed by ``weights`` (default: the paper's).
+
+    ``disc`` is needed when the variant has L_GAN with ``cfg.lambda_gan`` above 0; ``augment``
+    (DiffAugment) is applied to y_bar before D scores it. A term whose weight is 0 is still
+    computed, for the log (but L_GAN only where there is a discriminator).
+    """
     v = model.variant
+    w = weights or Weights()
+    pen = cfg.cycle_penalty
     sim = losses.lncc_loss(y, out.y_bar, cfg.lncc_kernel)
     smooth = losses.gradient_loss(out.dp_f)
-    if out.dp_b is not None:
-        smooth = smooth + losses.gradient_loss(out.dp_b)
+    for dp in (out.dp_b, out.dp_r):
+        if dp is not None:
+            smooth = smooth + losses.gradient_loss(dp)
     terms = LossTerms(total=sim, sim=sim, smooth=smooth)
     reg = smooth
-    if v.gan:
-        if disc is None:
-            raise ValueError(f"variant {v.name!r} has L_GAN and needs a discriminator")
-        terms.gan = losses.lsgan_generator_loss(disc(out.y_bar))
-        terms.total = terms.total + terms.gan
+    if v.gan and disc is None and cfg.lambda_gan > 0:
+        raise ValueError(f"variant {v.name!r} has L_GAN and needs a discriminator")
+    if v.gan and disc is not None:
+        fake = augment(out.y_bar) if augment is not None else out.y_bar
+        terms.gan = losses.lsgan_generator_loss(disc(fake))
+        terms.total = terms.total + w.gan * terms.gan
+    if out.dp_r is not None and out.y_hat is not None:
+        terms.sim_b = losses.lncc_loss(x, out.y_hat, cfg.lncc_kernel)
+        terms.total = terms.total + terms.sim_b
+    cycle_reg = None
     if v.backward:
         assert out.x_bar is not None and out.dp_b is not None
-        terms.cyc = losses.image_cycle_loss(out.x_bar, x)
-        terms.total = terms.total + cfg.lambda_cyc * terms.cyc
+        terms.cyc = losses.image_cycle_loss(out.x_bar, x, pen)
+        terms.total = terms.total + w.cyc * cfg.lambda_cyc * terms.cyc
     if v.trans:
-        terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp)
-        reg = reg + terms.trans
+        terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp, pen)
+        cycle_reg = terms.trans
     if v.anat or v.diff:
         if x_s is None or out.x_bar_s is None or out.y_bar_s is None:
             raise ValueError(f"variant {v.name!r} needs the atlas labels")
     if v.anat:
         terms.anat = losses.anatomy_cycle_loss(x_s, out.x_bar_s)
-        reg = reg + terms.anat
+        cycle_reg = terms.anat if cycle_reg is None else cycle_reg + terms.anat
     if v.diff:
-        terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s)
-        reg = reg + terms.diff
+        terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s, pen)
+        cycle_reg = terms.diff if cycle_reg is None else cycle_reg + terms.diff
+    if cycle_reg is not None:
+        reg = reg + w.cyc * cycle_reg
     terms.total = terms.total + cfg.lambda_reg * reg
     return terms
 
@@ -141,8 +194,9 @@ def generator_objective(
 def build_models(
     cfg: TrainConfig, device: torch.device | str = "cpu"
 ) -> tuple[LTNet, PatchDiscriminator3D | None]:
-    """The generators (and the discriminator when the variant has L_GAN), on ``device``."""
+    """The generators, and the discriminator when the variant has L_GAN with a weight above 0, on
+    ``device``."""
     variant = get_variant(cfg.variant)
     model = LTNet(variant, cfg.net, cfg.save_memory).to(device)
-    disc = PatchDiscriminator3D(cfg.net.disc).to(device) if variant.gan else None
+    disc = PatchDiscriminator3D(cfg.net.disc).to(device) if variant.gan and cfg.lambda_gan > 0 else None
     return model, disc

@@ -36,7 +36,48 @@ TERMS = {
     "anat": "L_anat",
     "diff": "L_diff",
     "disc": "discriminator",
+    "sim_b": "G_B's own L_sim",
+    "r1": "R1 penalty (D)",
 }
+# per-step keys that are not loss terms: drawn by diagnostics_figure
+FIELD_KEYS = ("dpF_abs", "dpB_abs")
+NOT_TERMS = ("step", "seconds", *FIELD_KEYS)
+
+
+def _is_term(key: str) -> bool:
+    return key not in NOT_TERMS and not key.startswith("grad_")
+
+
+def diagnostics_figure(log: Sequence[Mapping[str, float]]) -> str | None:
+    """Mean |dpF| and |dpB| (voxels) against the step, and the gradient norm each weighted loss
+    term puts on dpF and on G_B's output at the logged steps; base64 PNG, None without them.
+
+    A collapse shows as |dpF| falling to zero while the cycle or adversarial terms' pull on dpF
+    outweighs L_sim's."""
+    if not log or not any("dpF_abs" in r for r in log):
+        return None
+    plt = _pyplot()
+    grads = sorted({k for r in log for k in r if k.startswith("grad_")})
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+    for key in FIELD_KEYS:
+        pts = [(r["step"], r[key]) for r in log if key in r]
+        if pts:
+            axes[0].plot(*zip(*pts, strict=True), lw=1, label=key.replace("_abs", ""))
+    axes[0].set_title("mean displacement (voxels)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    for ax, field in zip(axes[1:], ("grad_dpF/", "grad_dpB/"), strict=True):
+        for key in (k for k in grads if k.startswith(field)):
+            pts = [(r["step"], r[key]) for r in log if r.get(key, 0) > 0]
+            if pts:
+                ax.semilogy(*zip(*pts, strict=True), marker=".", lw=1, label=key.split("/")[1])
+        ax.set_title(f"gradient norm on {field[5:-1]} per term", fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
+    for ax in axes:
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def _png(fig) -> str:
@@ -63,7 +104,7 @@ def _pyplot():
 
 def loss_figure(log: Sequence[Mapping[str, float]]) -> str | None:
     """Each loss term against the step (raw, and a running mean over 5 % of the run); base64 PNG."""
-    terms = [k for k in log[0] if k not in ("step", "seconds")] if log else []
+    terms = list(dict.fromkeys(k for r in log for k in r if _is_term(k))) if log else []
     if not terms:
         return None
     plt = _pyplot()
@@ -283,10 +324,18 @@ def build_report(
         parts.append(
             f"<p>{len(log)} steps logged, {secs:.0f} s of training steps "
             f"({secs / max(1, len(log)):.2f} s per step). Grey: every step; blue: running mean. Terms: "
-            + html.escape(", ".join(TERMS.get(k, k) for k in log[0] if k not in ("step", "seconds")))
+            + html.escape(", ".join(TERMS.get(k, k) for k in log[0] if _is_term(k)))
             + ".</p>"
         )
         parts.append(_img(fig, "loss curves"))
+        diag = diagnostics_figure(log)
+        if diag:
+            parts.append(
+                "<p>Collapse diagnostics: the forward and backward fields' mean displacement, and how hard "
+                "each weighted loss term pulls on them. A forward field near zero (below "
+                "0.05 voxel) adds nothing to the affine alignment.</p>"
+            )
+            parts.append(_img(diag, "collapse diagnostics"))
     else:
         parts.append("<p>No training log in this folder.</p>")
 

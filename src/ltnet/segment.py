@@ -20,7 +20,7 @@ import torch
 
 from ltnet.atlas import Atlas
 from ltnet.cache import PrepCache
-from ltnet.checkpoint import checkpoint_config, load_checkpoint
+from ltnet.checkpoint import checkpoint_config, generator_state, load_checkpoint
 from ltnet.config import TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subject_names
@@ -52,7 +52,7 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
     cfg = checkpoint_config(state, run_dir)
     model, _ = build_models(cfg, device)
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(generator_state(state))
     except RuntimeError as e:
         detail = " ".join(str(e).split())[:200]  # one line
         raise LtnetError(

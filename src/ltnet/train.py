@@ -9,6 +9,7 @@ exactly. Under torchrun (see :mod:`ltnet.distributed`) rank 0 alone writes the r
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import time
@@ -24,14 +25,21 @@ import torch.nn as nn
 
 from ltnet import losses
 from ltnet.atlas import Atlas, load_atlas
-from ltnet.cache import PrepCache
-from ltnet.checkpoint import CHECKPOINT_NAME, checkpoint_config, load_checkpoint, save_checkpoint
+from ltnet.cache import PrepCache, array_digest
+from ltnet.checkpoint import (
+    CHECKPOINT_NAME,
+    checkpoint_config,
+    generator_state,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ltnet.config import TrainConfig, get_variant
 from ltnet.distributed import Dist, barrier, gather_floats, mean_over_ranks
 from ltnet.errors import LtnetError
 from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
 from ltnet.io.atomic import ensure_writable_dir
-from ltnet.model import LTNet, build_models, generator_objective
+from ltnet.model import CycleOutputs, LossTerms, LTNet, Weights, build_models, generator_objective
+from ltnet.nn import diff_augment
 from ltnet.prepare import PrepConfig, to_working_grid
 
 LOG_NAME = "log.jsonl"
@@ -64,19 +72,47 @@ def load_train_data(
     if not image_paths:
         raise LtnetError("no training images given")
     atlas = atlas or load_atlas(atlas_path, atlas_labels, prep)
+    atlas_voxels = array_digest(load_image(atlas_path).data)
     mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
     items = list(zip(image_paths, mask_paths, strict=True))
     if progress and not prep.prealigned:
         from tqdm.auto import tqdm
 
         items = tqdm(items, desc="prepare", unit="scan", dynamic_ncols=True)
-    images = []
+    images, kept = [], []
     for p, m in items:
         v = load_image(p)
+        if array_digest(v.data) == atlas_voxels:
+            # the atlas (or a copy of it) among the unlabelled images: the discriminator would learn
+            # that the atlas is real, and teach G_F that the identity warp is best
+            warnings.warn(f"{p}: holds the atlas's voxels: left out of the unlabelled images", stacklevel=2)
+            continue
         mask = load_mask(m, v) if m else None
         prepared = to_working_grid(v, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
         images.append(prepared.image)
-    return TrainData(atlas, np.stack(images), prep, tuple(str(p) for p in image_paths))
+        kept.append(str(p))
+    if not images:
+        raise LtnetError("no training images other than the atlas")
+    return TrainData(atlas, np.stack(images), prep, tuple(kept))
+
+
+def without_atlas(data: TrainData) -> TrainData:
+    """``data`` less any image equal to the atlas on the working grid (a prealigned copy, say).
+
+    The discriminator's real images are the pool's: the atlas among them would make the identity
+    warp produce a real image exactly. :func:`load_train_data` already drops files holding the
+    atlas's voxels; this catches a :class:`TrainData` built by hand."""
+    same = [bool(np.array_equal(im, data.atlas.image)) for im in data.images]
+    if not any(same):
+        return data
+    if all(same):
+        raise LtnetError("no training images other than the atlas")
+    warnings.warn(f"{sum(same)} training image(s) equal to the atlas left out of the pool", stacklevel=2)
+    keep = [i for i, s in enumerate(same) if not s]
+    paths = (
+        tuple(data.image_paths[i] for i in keep) if len(data.image_paths) == len(same) else data.image_paths
+    )
+    return TrainData(data.atlas, data.images[keep], data.prep, paths)
 
 
 def batch_indices(
@@ -119,35 +155,89 @@ def train_step(
     x_s: torch.Tensor | None,
     y: torch.Tensor,
     cfg: TrainConfig,
+    step: int = 0,
+    diagnose: bool = False,
 ) -> dict[str, float]:
     """One generator update, then one discriminator update on ``y_bar.detach()``.
 
     x (B, 1, D, H, W) atlas, x_s (B, L, D, H, W) one-hot atlas labels or None, y (B, 1, D, H, W).
-    ``model`` and ``disc`` may be wrapped in DistributedDataParallel. Returns every loss term as a
-    float (``disc`` is the discriminator's loss).
+    ``model`` and ``disc`` may be wrapped in DistributedDataParallel. ``step`` (from 0) sets the
+    recipe's weights (:class:`ltnet.model.Weights`) and seeds D's augmentation, so a resumed run
+    repeats an uninterrupted one. Returns every loss term as a float (``disc``: the discriminator's
+    loss, ``r1``: its R1 penalty), the mean displacement of each field in voxels (``dpF_abs``,
+    ``dpB_abs``) and, with ``diagnose``, the gradient norm each weighted term puts on dpF and on G_B's
+    output (``grad_dpF/<term>``, ``grad_dpB/<term>``).
     """
     amp = autocast_context(x.device, cfg.amp)
     core, disc_core = _unwrap(model), _unwrap(disc)
+    assert core is not None
+    weights = Weights.at(cfg, step)
+    augment = None
+    if cfg.disc_augment and disc is not None:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        augment = functools.partial(diff_augment, generator=gen)
     if disc_core is not None:
         disc_core.requires_grad_(False)  # the generator's update does not train D
     with amp:
-        out = model(x, y, x_s)
+        out = model(x, y, x_s, backward_sim=cfg.backward_sim and core.g_b is not None)
         # D's bare module: its weights take no gradient here, so there is nothing for DDP to sync
-        terms = generator_objective(core, out, x, y, x_s, disc_core, cfg)
+        terms = generator_objective(core, out, x, y, x_s, disc_core, cfg, weights, augment)
+    logs = terms.as_floats()
+    logs["dpF_abs"] = float(out.dp_f.detach().float().norm(dim=1).mean())
+    if out.dp_b is not None:
+        logs["dpB_abs"] = float(out.dp_b.detach().float().norm(dim=1).mean())
+    if diagnose:
+        logs.update(gradient_diagnostics(out, terms, weights, cfg))
     opt_g.zero_grad(set_to_none=True)
     terms.total.backward()
     opt_g.step()
-    logs = terms.as_floats()
     if disc is not None and disc_core is not None and opt_d is not None:
         disc_core.requires_grad_(True)
+        real = y.detach().clone().requires_grad_(cfg.r1_gamma > 0)
+        fake = out.y_bar.detach().to(y.dtype)
         with amp:
+            pair = torch.cat([real, fake])
+            # the same policy on real and fake; each sample draws its own parameters
             # real and fake in one forward (instance norm keeps samples apart): one pass for DDP
-            scores = disc(torch.cat([y, out.y_bar.detach().to(y.dtype)]))
+            scores = disc(augment(pair) if augment is not None else pair)
             d_loss = losses.lsgan_discriminator_loss(scores[: len(y)], scores[len(y) :])
+            if cfg.r1_gamma > 0:
+                r1 = losses.r1_penalty(scores[: len(y)], real)
+                d_loss = d_loss + 0.5 * cfg.r1_gamma * r1
+                logs["r1"] = float(r1.detach())
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
         logs["disc"] = float(d_loss.detach())
+    return logs
+
+
+def gradient_diagnostics(
+    out: CycleOutputs, terms: LossTerms, weights: Weights, cfg: TrainConfig
+) -> dict[str, float]:
+    """The norm of the gradient each weighted loss term puts on dpF and on G_B's cycle output dpB
+    (``grad_dpF/<term>``, ``grad_dpB/<term>``), as the generator's update receives it.
+
+    A collapse shows here before it shows in Dice: the cycle or adversarial terms' pull on dpF
+    outweighing L_sim's. The graph is kept for the update that follows.
+    """
+    weighted = {
+        "sim": terms.sim,
+        "smooth": cfg.lambda_reg * terms.smooth,
+        "gan": weights.gan * terms.gan if terms.gan is not None else None,
+        "cyc": weights.cyc * cfg.lambda_cyc * terms.cyc if terms.cyc is not None else None,
+    }
+    for name in ("trans", "anat", "diff"):
+        t = getattr(terms, name)
+        weighted[name] = weights.cyc * cfg.lambda_reg * t if t is not None else None
+    targets = [out.dp_f] + ([out.dp_b] if out.dp_b is not None else [])
+    logs: dict[str, float] = {}
+    for name, term in weighted.items():
+        if term is None or not term.requires_grad:
+            continue
+        grads = torch.autograd.grad(term, targets, retain_graph=True, allow_unused=True)
+        for key, g in zip(("grad_dpF", "grad_dpB"), grads, strict=False):
+            logs[f"{key}/{name}"] = float(g.float().norm()) if g is not None else 0.0
     return logs
 
 
@@ -179,7 +269,7 @@ def _load_init(path: str | os.PathLike, cfg: TrainConfig, model: nn.Module, disc
             f"{path}: cannot start from this model: its network is {saved.net}, this run's {cfg.net}"
         )
     own = model.state_dict()
-    shared = {k: v for k, v in state["model"].items() if k in own}
+    shared = {k: v for k, v in generator_state(state).items() if k in own}
     fresh = sorted({k.split(".")[0] for k in own if k not in shared})
     try:
         model.load_state_dict(shared, strict=False)
@@ -236,9 +326,11 @@ def train(
     run_dir = ensure_writable_dir(run_dir)
     ckpt_path, log_path = run_dir / CHECKPOINT_NAME, run_dir / LOG_NAME
     variant = get_variant(cfg.variant)
+    data = without_atlas(data)
 
     torch.manual_seed(cfg.seed)
     model, disc = build_models(cfg, device)
+    ema = make_ema(model, cfg.ema_decay)
     opt_g = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=cfg.betas) if disc is not None else None
     start = 0
@@ -250,6 +342,9 @@ def train(
         state = load_checkpoint(ckpt_path)
         _check_resume(checkpoint_config(state, ckpt_path), cfg, ckpt_path)
         model.load_state_dict(state["model"])
+        if ema is not None:
+            ema.module.load_state_dict(state["model_ema"])
+            ema.n_averaged.fill_(int(state["ema_count"]))
         opt_g.load_state_dict(state["opt_g"])
         if disc is not None and opt_d is not None:
             disc.load_state_dict(state["disc"])
@@ -260,6 +355,8 @@ def train(
     else:
         if init is not None:
             _load_init(init, cfg, model, disc)
+            if ema is not None:
+                ema.module.load_state_dict(model.state_dict())
         if log_path.exists() and dist.is_main:
             log_path.unlink()  # a log without a checkpoint is from a run that never saved
     if dist.is_main:
@@ -279,6 +376,9 @@ def train(
                 "config": cfg.to_dict(),
                 "step": step,
                 "model": model.state_dict(),
+                # the weights segment uses, when the recipe keeps an average (see generator_state)
+                "model_ema": ema.module.state_dict() if ema is not None else None,
+                "ema_count": int(ema.n_averaged) if ema is not None else 0,
                 "disc": disc.state_dict() if disc is not None else None,
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict() if opt_d is not None else None,
@@ -296,6 +396,7 @@ def train(
         else None
     )
     bar = progress_steps(range(start, cfg.steps), progress and dist.is_main, initial=start, total=cfg.steps)
+    watch = CollapseWatch(cfg)
     model.train()
     with open(log_path, "a") if dist.is_main else contextlib.nullcontext() as log:
         for step in bar:
@@ -305,8 +406,13 @@ def train(
             x = x1.expand(b, -1, -1, -1, -1)
             x_s = xs1.expand(b, -1, -1, -1, -1) if xs1 is not None else None
             t0 = time.perf_counter()
-            logs = train_step(step_model, step_disc, opt_g, opt_d, x, x_s, y, cfg)
+            diagnose = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step + 1 == cfg.steps)
+            logs = train_step(step_model, step_disc, opt_g, opt_d, x, x_s, y, cfg, step, diagnose)
+            if ema is not None:
+                ema.update_parameters(model)
             logs = mean_over_ranks(logs, dist, device)
+            if dist.is_main:
+                watch(step, logs["dpF_abs"])
             if log is not None:
                 record = {"step": step + 1, **logs, "seconds": time.perf_counter() - t0}
                 log.write(json.dumps(record) + "\n")
@@ -326,6 +432,45 @@ def train(
             atomic_write_text(run_dir / "ranks.json", json.dumps({"weight_checksums": sums}) + "\n")
     barrier(dist)  # the checkpoint is complete before any rank returns
     return ckpt_path
+
+
+COLLAPSE_THRESHOLD = 0.05  # voxels: mean |dpF| below this after warm-up means G_F does nothing
+COLLAPSE_WINDOW = 20
+
+
+class CollapseWatch:
+    """Warns once when the forward field collapses: the median of mean |dpF| over the last
+    ``COLLAPSE_WINDOW`` steps below ``COLLAPSE_THRESHOLD`` voxels, 50 steps or more after the
+    warm-up and ramp. On the benchmark's brains (2 mm) a registering G_F moves voxels by about 0.5
+    on average and a collapsed one by 0.01 (bench/RESULTS.md)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.start = cfg.warmup_steps + cfg.ramp_steps + 50
+        self.recent: list[float] = []
+        self.warned = False
+
+    def __call__(self, step: int, dpf_abs: float) -> None:
+        self.recent = [*self.recent[-(COLLAPSE_WINDOW - 1) :], dpf_abs]
+        if self.warned or step < self.start or len(self.recent) < COLLAPSE_WINDOW:
+            return
+        median = float(np.median(self.recent))
+        if median < COLLAPSE_THRESHOLD:
+            self.warned = True
+            warnings.warn(
+                f"step {step + 1}: the forward field has collapsed (mean |dpF| {median:.3f} voxel over the "
+                f"last {COLLAPSE_WINDOW} steps, below {COLLAPSE_THRESHOLD}): the network adds nothing to "
+                "the affine alignment; see the gradient diagnostics in the log ('ltnet report')",
+                stacklevel=2,
+            )
+
+
+def make_ema(model: LTNet, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of the generators' weights (None when ``decay`` is 0)."""
+    if decay == 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
 
 
 def progress_steps(it: range, enabled: bool, desc: str = "train", **kw: Any):

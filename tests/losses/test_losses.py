@@ -147,3 +147,46 @@ def test_diff_on_active_entries_equals_the_dense_formula():
     a, b, c = x_s[:, 1:], y_bar_s[:, 1:], x_bar_s[:, 1:]
     dense = charbonnier((a - b).abs() - (b - c).abs()).mean()
     torch.testing.assert_close(losses.anatomy_difference_loss(x_s, y_bar_s, x_bar_s), dense)
+
+
+# -- ltnet recipe: the L2 residual penalties and R1 -----------------------------------------------
+
+
+def test_l2_cycle_penalties_sit_at_zero_and_rise_quadratically():
+    from ltnet.losses import image_cycle_loss, transformation_consistency_loss
+    from ltnet.nn import SpatialTransformer
+
+    x = torch.rand(1, 1, 12, 12, 12)
+    assert float(image_cycle_loss(x, x, "l2")) == 0.0
+    assert float(image_cycle_loss(x + 0.1, x, "l2")) == pytest.approx(0.01, rel=1e-4)
+    assert float(image_cycle_loss(x + 0.1, x)) == pytest.approx(0.1, rel=1e-4)  # the paper's L1
+    warp = SpatialTransformer()
+    shift = torch.zeros(1, 3, 12, 12, 12)
+    shift[:, 0] = 1.0
+    assert float(transformation_consistency_loss(shift, -shift, warp, "l2")) == pytest.approx(0.0, abs=1e-10)
+    # a residual of 1 voxel in one of the three components
+    assert float(transformation_consistency_loss(shift, 0 * shift, warp, "l2")) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="penalty"):
+        image_cycle_loss(x, x, "l3")
+
+
+def test_l2_anatomy_difference_has_floor_zero_and_rises():
+    from ltnet.losses import anatomy_difference_loss
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 3, (1, 10, 10, 10), generator=g)
+    x_s = torch.nn.functional.one_hot(ids, 3).movedim(-1, 1).float()
+    y_s = torch.roll(x_s, 1, dims=2)
+    assert float(anatomy_difference_loss(x_s, y_s, x_s, "l2")) == 0.0
+    assert float(anatomy_difference_loss(x_s, y_s, y_s, "l2")) > 0.0
+
+
+def test_r1_of_a_linear_discriminator_is_known():
+    from ltnet.losses import r1_penalty
+
+    x = torch.rand(2, 1, 4, 4, 4, requires_grad=True)
+    scores = 2.0 * x  # one patch per voxel: a sample's mean score is 2 mean(x)
+    n = 64
+    assert float(r1_penalty(scores, x)) == pytest.approx(4.0 / n, rel=1e-5)
+    with pytest.raises(ValueError, match="require grad"):
+        r1_penalty(scores.detach(), x.detach())

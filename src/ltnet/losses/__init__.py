@@ -3,7 +3,7 @@
 from ltnet.losses.anatomy import anatomy_cycle_loss, anatomy_difference_loss
 from ltnet.losses.charbonnier import charbonnier
 from ltnet.losses.consistency import compose, image_cycle_loss, transformation_consistency_loss
-from ltnet.losses.gan import lsgan_discriminator_loss, lsgan_generator_loss
+from ltnet.losses.gan import lsgan_discriminator_loss, lsgan_generator_loss, r1_penalty
 from ltnet.losses.similarity import lncc_loss
 from ltnet.losses.smoothness import gradient_loss
 
@@ -17,5 +17,6 @@ __all__ = [
     "lncc_loss",
     "lsgan_discriminator_loss",
     "lsgan_generator_loss",
+    "r1_penalty",
     "transformation_consistency_loss",
 ]

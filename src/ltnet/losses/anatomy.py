@@ -30,11 +30,17 @@ def anatomy_cycle_loss(x_s: torch.Tensor, x_bar_s: torch.Tensor) -> torch.Tensor
     return _dice(x_bar_s.float(), x_s.float())
 
 
-def anatomy_difference_loss(x_s: torch.Tensor, y_bar_s: torch.Tensor, x_bar_s: torch.Tensor) -> torch.Tensor:
+def anatomy_difference_loss(
+    x_s: torch.Tensor, y_bar_s: torch.Tensor, x_bar_s: torch.Tensor, penalty: str = "charbonnier"
+) -> torch.Tensor:
     """``mean rho(|x_s - y_bar_s| - |y_bar_s - x_bar_s|)`` over structure channels; floor ``rho(0)``.
 
-    At its floor whenever ``x_bar_s == x_s``: perturb the reconstruction to see it rise.
+    rho: the generalised Charbonnier, or the square with ``penalty="l2"`` (floor 0). At its floor
+    whenever ``x_bar_s == x_s``: perturb the reconstruction to see it rise.
     """
+    if penalty not in ("charbonnier", "l2"):
+        raise ValueError(f"unknown penalty {penalty!r}: expected 'charbonnier' or 'l2'")
+    rho = charbonnier if penalty == "charbonnier" else torch.square
     _check(x_s, y_bar_s, x_bar_s)
     # Most entries sit inside one structure in all three maps, where the argument is exactly 0:
     # they add rho(0) and no gradient (rho'(0) = 0), so rho is evaluated on the others only.
@@ -46,4 +52,4 @@ def anatomy_difference_loss(x_s: torch.Tensor, y_bar_s: torch.Tensor, x_bar_s: t
     b_at = b.index_select(0, at)
     z = (a.index_select(0, at) - b_at).abs() - (b_at - c.index_select(0, at)).abs()
     count = active.numel() // x_s.shape[1] * (x_s.shape[1] - 1)  # entries of the structure channels
-    return (charbonnier(z).sum() + (count - z.numel()) * charbonnier(z.new_zeros(()))) / count
+    return (rho(z.float()).sum() + (count - z.numel()) * rho(z.new_zeros((), dtype=torch.float32))) / count

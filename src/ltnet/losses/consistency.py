@@ -11,11 +11,14 @@ from ltnet.losses.charbonnier import charbonnier
 Warp = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def image_cycle_loss(x_bar: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``mean |x_bar - x|`` over (B, 1, D, H, W); floor 0."""
+def image_cycle_loss(x_bar: torch.Tensor, x: torch.Tensor, penalty: str = "charbonnier") -> torch.Tensor:
+    """``mean |x_bar - x|`` over (B, 1, D, H, W) (the paper's L1); ``penalty="l2"``: the mean square.
+
+    Floor 0."""
     if x_bar.shape != x.shape:
         raise ValueError(f"expected two images of one shape, got {tuple(x_bar.shape)}, {tuple(x.shape)}")
-    return (x_bar.float() - x.float()).abs().mean()
+    r = x_bar.float() - x.float()
+    return r.square().mean() if _l2(penalty) else r.abs().mean()
 
 
 def compose(dp_f: torch.Tensor, dp_b: torch.Tensor, warp: Warp) -> torch.Tensor:
@@ -24,6 +27,18 @@ def compose(dp_f: torch.Tensor, dp_b: torch.Tensor, warp: Warp) -> torch.Tensor:
     return dp_f + warp(dp_b, dp_f)
 
 
-def transformation_consistency_loss(dp_f: torch.Tensor, dp_b: torch.Tensor, warp: Warp) -> torch.Tensor:
-    """``mean rho(dp_f(t) + dp_b(t + dp_f(t)))``, per component; floor ``rho(0)``."""
-    return charbonnier(compose(dp_f, dp_b, warp)).mean()
+def transformation_consistency_loss(
+    dp_f: torch.Tensor, dp_b: torch.Tensor, warp: Warp, penalty: str = "charbonnier"
+) -> torch.Tensor:
+    """``mean rho(dp_f(t) + dp_b(t + dp_f(t)))``, per component, in voxels; floor ``rho(0)``.
+
+    rho is the generalised Charbonnier (the paper's), or with ``penalty="l2"`` the square (floor 0),
+    whose pull vanishes on small residuals instead of growing like an L1 norm's."""
+    r = compose(dp_f, dp_b, warp)
+    return r.float().square().mean() if _l2(penalty) else charbonnier(r).mean()
+
+
+def _l2(penalty: str) -> bool:
+    if penalty not in ("charbonnier", "l2"):
+        raise ValueError(f"unknown penalty {penalty!r}: expected 'charbonnier' or 'l2'")
+    return penalty == "l2"

@@ -1,0 +1,198 @@
+"""The training recipes: the paper's eq. 11 against ltnet's (schedule, D's augmentation and R1, G_B's
+own similarity, EMA), the atlas kept out of D's real images, and the collapse diagnostics."""
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from ltnet.config import PAPER_RECIPE, TrainConfig
+from ltnet.errors import LtnetError
+from ltnet.model import Weights, build_models, generator_objective
+from ltnet.train import COLLAPSE_THRESHOLD, CollapseWatch, TrainData, load_train_data, read_log, train
+from tests.conftest import textured
+
+
+@pytest.fixture(scope="module")
+def data(toy_data):
+    images, labels = toy_data
+    return load_train_data(images[0], labels[0], images[1:])
+
+
+def test_the_paper_recipe_is_eq_11_without_schedule():
+    cfg = TrainConfig.for_recipe("paper")
+    assert cfg.recipe == "paper" and (cfg.lambda_gan, cfg.cycle_scale) == (1.0, 1.0)
+    assert not (cfg.backward_sim or cfg.disc_augment or cfg.r1_gamma or cfg.ema_decay)
+    assert all(Weights.at(cfg, s) == Weights(1.0, 1.0) for s in (0, 10, 10_000))
+    assert TrainConfig.for_recipe("paper", lambda_gan=0.5).lambda_gan == 0.5
+    with pytest.raises(LtnetError, match="recipe"):
+        TrainConfig.for_recipe("cookbook")
+
+
+def test_the_schedule_warms_up_then_ramps():
+    cfg = TrainConfig(warmup_steps=10, ramp_steps=4, lambda_gan=0.1, cycle_scale=0.2)
+    assert [cfg.ramp(s) for s in (0, 9, 10, 11, 13, 100)] == [0.0, 0.0, 0.25, 0.5, 1.0, 1.0]
+    w = Weights.at(cfg, 11)
+    assert w.gan == pytest.approx(0.05) and w.cyc == pytest.approx(0.1)
+
+
+def test_a_config_saved_before_recipes_loads_as_the_paper_recipe():
+    old = TrainConfig.for_recipe("paper").to_dict()
+    for k in (*PAPER_RECIPE, "recipe", "diag_every"):
+        old.pop(k)
+    old["net"].pop("shared_generator")
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.recipe == "paper" and cfg.lambda_gan == 1.0 and cfg.ema_decay == 0.0
+
+
+def test_paper_weights_give_eq_11():
+    cfg = TrainConfig.for_recipe("paper")
+    model, disc = build_models(cfg)
+    x, y = textured((1, 1, 24, 24, 24), 0), textured((1, 1, 24, 24, 24), 1)
+    ids = (x * 3).long().clamp(max=2)[:, 0]
+    x_s = torch.nn.functional.one_hot(ids, 3).movedim(-1, 1).float()
+    torch.nn.init.normal_(model.g_f.flow.weight, std=0.05)  # a non-zero field
+    out = model(x, y, x_s)
+    t = generator_objective(model, out, x, y, x_s, disc, cfg)
+    expected = t.sim + t.gan + 10 * t.cyc + 3 * (t.smooth + t.trans + t.anat + t.diff)
+    assert float(t.total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    # ltnet's weights: the cycle family and L_GAN scaled, G_B's own L_sim added; with L_GAN at 0 no
+    # discriminator is built
+    assert build_models(TrainConfig(variant="gan"))[1] is None
+    cfg2 = TrainConfig(cycle_scale=0.1, lambda_gan=0.01)
+    out2 = model(x, y, x_s, backward_sim=True)
+    t2 = generator_objective(model, out2, x, y, x_s, disc, cfg2, Weights.at(cfg2, 10_000))
+    assert t2.sim_b is not None and out2.y_hat is not None
+    expected2 = (
+        t2.sim
+        + t2.sim_b
+        + 0.01 * t2.gan
+        + 0.1 * 10 * t2.cyc
+        + 3 * (t2.smooth + 0.1 * (t2.trans + t2.anat + t2.diff))
+    )
+    assert float(t2.total.detach()) == pytest.approx(float(expected2.detach()), rel=1e-5)
+
+
+def test_one_network_serves_both_directions_when_shared():
+    from ltnet.config import NetConfig
+
+    model, _ = build_models(TrainConfig(net=NetConfig(shared_generator=True)))
+    separate, _ = build_models(TrainConfig())
+    assert model.g_b is model.g_f
+    n = sum(p.numel() for p in model.parameters())
+    assert 2 * n == sum(p.numel() for p in separate.parameters())
+
+
+def test_files_holding_the_atlas_are_left_out_of_the_pool(toy_data, tmp_path):
+    images, labels = toy_data
+    copy = tmp_path / "copy_of_atlas.nii.gz"
+    shutil.copy(images[0], copy)
+    with pytest.warns(UserWarning, match="holds the atlas"):
+        d = load_train_data(images[0], labels[0], [images[0], copy, *images[1:]])
+    assert len(d.images) == len(images) - 1 and str(copy) not in d.image_paths
+    with pytest.raises(LtnetError, match="other than the atlas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_train_data(images[0], labels[0], [images[0]])
+
+
+def test_the_discriminator_never_sees_the_atlas_as_real(data, tmp_path):
+    # a pool built by hand with the atlas among the images: train drops it before any step
+    pool = np.concatenate([data.images, data.atlas.image[None]])
+    d = TrainData(data.atlas, pool)
+    seen: list[torch.Tensor] = []
+    cfg = TrainConfig(
+        variant="gan",
+        steps=6,
+        lambda_gan=0.01,
+        disc_augment=False,
+        r1_gamma=0.0,
+        warmup_steps=0,
+        ramp_steps=0,
+    )
+    from ltnet import model as model_module
+
+    real_build = model_module.build_models
+
+    def spy_build(*a, **k):
+        m, disc = real_build(*a, **k)
+        disc.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].detach().clone()))
+        return m, disc
+
+    model_module_train = __import__("ltnet.train", fromlist=["build_models"])
+    orig = model_module_train.build_models
+    model_module_train.build_models = spy_build
+    try:
+        with pytest.warns(UserWarning, match="equal to the atlas"):
+            train(cfg, d, tmp_path, progress=False)
+    finally:
+        model_module_train.build_models = orig
+    atlas = torch.from_numpy(data.atlas.image)
+    reals = [batch[0, 0] for batch in seen if len(batch) == 2]  # D's update: real then fake
+    assert len(reals) == 6
+    assert not any(torch.equal(r, atlas) for r in reals)
+    assert all(any(torch.equal(r, torch.from_numpy(im)) for im in data.images) for r in reals)
+
+
+def test_ema_weights_are_saved_and_used_by_segment(data, tmp_path):
+    from ltnet.segment import load_trained
+
+    train(TrainConfig(variant="voxelmorph", steps=3, ema_decay=0.5), data, tmp_path, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["ema_count"] == 3
+    key = "g_f.flow.weight"
+    assert not torch.equal(state["model_ema"][key], state["model"][key])
+    loaded = load_trained(tmp_path).model.state_dict()[key]
+    torch.testing.assert_close(loaded, state["model_ema"][key])
+
+
+def test_diagnostics_log_each_terms_pull_on_both_fields(data, tmp_path):
+    cfg = TrainConfig(variant="full", steps=3, diag_every=2, warmup_steps=0, ramp_steps=0, lambda_gan=0.01)
+    train(cfg, data, tmp_path, progress=False)
+    log = read_log(tmp_path)
+    assert all("dpF_abs" in r and "dpB_abs" in r for r in log)
+    diag = [r["step"] for r in log if "grad_dpF/sim" in r]
+    assert diag == [1, 3]  # every 2 steps from the first, and the last
+    first = log[0]
+    for term in ("sim", "smooth", "gan", "cyc", "trans", "anat", "diff"):
+        assert np.isfinite(first[f"grad_dpF/{term}"])
+    assert first["grad_dpB/sim"] == 0.0  # L_sim does not depend on G_B's cycle output
+    assert log[-1]["grad_dpB/cyc"] > 0.0
+
+
+def test_a_collapsed_field_is_reported_once():
+    cfg = TrainConfig(warmup_steps=10, ramp_steps=10)
+    watch = CollapseWatch(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for step in range(69):  # before warm-up + ramp + 50 steps: quiet however small
+            watch(step, 0.0)
+    with pytest.warns(UserWarning, match="collapsed"):
+        watch(70, COLLAPSE_THRESHOLD / 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        watch(71, 0.0)  # once only
+        healthy = CollapseWatch(cfg)
+        for step in range(200):
+            healthy(step, 0.5)
+
+
+def test_cli_refuses_a_recipe_flag_the_variant_would_ignore(toy_data, tmp_path, capsys):
+    from ltnet.cli import main
+
+    images, labels = toy_data
+    argv = ["train", "--atlas", str(images[0]), "--atlas-labels", str(labels[0]), "--prealigned"]
+    argv += ["--images", *map(str, images[1:]), "--out", str(tmp_path / "r"), "--steps", "1", "--quiet"]
+    assert main([*argv, "--variant", "voxelmorph", "--lambda-gan", "0.1"]) == 2
+    assert "--lambda-gan: variant 'voxelmorph' has no L_GAN" in capsys.readouterr().err
+    assert main([*argv, "--variant", "gan", "--cycle-scale", "0.1"]) == 2
+    assert "--cycle-scale" in capsys.readouterr().err
+    assert main([*argv, "--r1-gamma", "2"]) == 2  # ltnet's L_GAN weight is 0: no discriminator
+    assert "--r1-gamma" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+    # the paper's recipe, with one ingredient overridden, is recorded in the run's config
+    assert main([*argv, "--recipe", "paper", "--warmup-steps", "5", "--no-cache"]) == 0
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["recipe"] == "paper" and cfg["warmup_steps"] == 5 and cfg["lambda_gan"] == 1.0
