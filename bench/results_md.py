@@ -308,7 +308,9 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         "truth resampled there; affine alone: 0.707), so a screen ranks recipes but is not a "
         "benchmark row. Δ vs VoxelMorph: paired per subject against the VoxelMorph screen of the "
         "same steps, seed, learning rate and EMA. |dpF|: the segmenting model's mean displacement over the "
-        "six subjects, voxels (a collapsed field is about 0.01).",
+        "six subjects, voxels (a collapsed field is about 0.01). s / step: wall seconds of "
+        "training over steps; most screens ran two at a time with one thread each, so compare "
+        "seconds only between rows of one kind (vxm-300 also shared the machine with a test run).",
         "",
         "| screen | variant | steps | what differs from the paper's recipe | Dice | Δ vs VoxelMorph "
         "| improved | |dpF| | s / step |",
@@ -318,7 +320,8 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         c = r["config"]
         acts = {"lr", "ema_decay"}  # the fields that act on this variant
         if c["variant"] != "voxelmorph":
-            acts |= {"lambda_gan", "disc_augment", "r1_gamma", "warmup_steps", "ramp_steps"}
+            acts |= {"lambda_gan", "warmup_steps", "ramp_steps"}
+            acts |= {"disc_augment", "r1_gamma"} if c["lambda_gan"] > 0 else set()
         if c["variant"] not in ("voxelmorph", "gan"):
             acts |= {"cycle_scale", "cycle_penalty", "backward_sim"}
         changes = [

@@ -177,7 +177,7 @@ def test_init_starts_from_another_runs_weights_with_a_fresh_optimiser(data, tmp_
         train(TrainConfig(variant="voxelmorph", steps=1), data, tmp_path / "v", progress=False)
     )
     with pytest.warns(UserWarning, match="g_b, discriminator not in that model"):
-        full = TrainConfig(variant="full", steps=1, lr=0.0)
+        full = TrainConfig(variant="full", steps=1, lr=0.0, lambda_gan=0.01)  # with a discriminator
         d = load_checkpoint(train(full, data, tmp_path / "d", progress=False, init=tmp_path / "v"))
     assert all(torch.equal(v["model"][k], d["model"][k]) for k in v["model"])
     with pytest.raises(LtnetError, match="cannot start from this model"):
