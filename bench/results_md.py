@@ -286,7 +286,7 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     """The recipe screens (``bench/investigations/recipe_screen.py``): one row per screen, what it
     changes from the paper's recipe, Dice on the working grid, paired against the VoxelMorph screen
     of the same steps and seed, and the forward field's size at the end."""
-    from ltnet.config import TrainConfig
+    from ltnet.config import TrainConfig, acting_fields, get_variant
 
     recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
     recs = [r for r in recs if r["config"]["steps"] >= 100]
@@ -318,12 +318,7 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     ]
     for r in recs:
         c = r["config"]
-        acts = {"lr", "ema_decay"}  # the fields that act on this variant
-        if c["variant"] != "voxelmorph":
-            acts |= {"lambda_gan", "warmup_steps", "ramp_steps"}
-            acts |= {"disc_augment", "r1_gamma"} if c["lambda_gan"] > 0 else set()
-        if c["variant"] not in ("voxelmorph", "gan"):
-            acts |= {"cycle_scale", "cycle_penalty", "backward_sim"}
+        acts = acting_fields(get_variant(c["variant"]), c["lambda_gan"])
         changes = [
             fmt.format(c[k])
             for k, fmt in SCREEN_FIELDS.items()

@@ -191,6 +191,8 @@ def test_cli_refuses_a_recipe_flag_the_variant_would_ignore(toy_data, tmp_path, 
     assert "--cycle-scale" in capsys.readouterr().err
     assert main([*argv, "--r1-gamma", "2"]) == 2  # ltnet's L_GAN weight is 0: no discriminator
     assert "--r1-gamma" in capsys.readouterr().err
+    assert main([*argv, "--variant", "voxelmorph", "--warmup-steps", "5"]) == 2
+    assert "nothing to schedule" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
     # the paper's recipe, with one ingredient overridden, is recorded in the run's config
     assert main([*argv, "--recipe", "paper", "--warmup-steps", "5", "--no-cache"]) == 0

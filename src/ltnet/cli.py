@@ -46,41 +46,43 @@ def _cache(args: argparse.Namespace):
 
 # the recipe's ingredients as flags: (flag, TrainConfig field, what the variant must have)
 RECIPE_FLAGS = (
-    ("--lambda-gan", "lambda_gan", "gan"),
-    ("--disc-augment", "disc_augment", "gan"),
-    ("--r1-gamma", "r1_gamma", "gan"),
-    ("--cycle-scale", "cycle_scale", "backward"),
-    ("--cycle-penalty", "cycle_penalty", "backward"),
-    ("--backward-sim", "backward_sim", "backward"),
-    ("--warmup-steps", "warmup_steps", None),
-    ("--ramp-steps", "ramp_steps", None),
-    ("--ema-decay", "ema_decay", None),
-    ("--diag-every", "diag_every", None),
+    ("--lambda-gan", "lambda_gan"),
+    ("--disc-augment", "disc_augment"),
+    ("--r1-gamma", "r1_gamma"),
+    ("--cycle-scale", "cycle_scale"),
+    ("--cycle-penalty", "cycle_penalty"),
+    ("--backward-sim", "backward_sim"),
+    ("--warmup-steps", "warmup_steps"),
+    ("--ramp-steps", "ramp_steps"),
+    ("--ema-decay", "ema_decay"),
+    ("--diag-every", "diag_every"),
 )
+MISSING = {
+    "gan": "L_GAN",
+    "backward": "a backward network",
+    "scheduled": "L_GAN or cycle term: nothing to schedule",
+}
 
 
 def recipe_overrides(args: argparse.Namespace) -> dict:
     """The recipe flags given on the command line, as TrainConfig fields; a flag for a loss or
     path the variant does not have is refused rather than ignored."""
-    from ltnet.config import TrainConfig, get_variant
+    from ltnet.config import DISC_FIELDS, RECIPE_FIELD_NEEDS, TrainConfig, acting_fields, get_variant
 
     variant = get_variant(args.variant)
-    out = {}
-    given = [(f, a, need) for f, a, need in RECIPE_FLAGS if getattr(args, a) is not None]
-    if args.shared_generator:
-        given.append(("--shared-generator", "shared_generator", "backward"))
-    for flag, attr, need in given:
-        if need is not None and not getattr(variant, need):
-            what = "L_GAN" if need == "gan" else "a backward network"
-            raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
-        if attr != "shared_generator":
-            out[attr] = getattr(args, attr)
-    gan_weight = out.get("lambda_gan", TrainConfig.for_recipe(args.recipe).lambda_gan)
-    for flag, attr in (("--disc-augment", "disc_augment"), ("--r1-gamma", "r1_gamma")):
-        if attr in out and gan_weight == 0:
+    given = [(f, a) for f, a in RECIPE_FLAGS if getattr(args, a) is not None]
+    out = {a: getattr(args, a) for _, a in given}
+    given += [("--shared-generator", "shared_generator")] if args.shared_generator else []
+    acting = acting_fields(variant, out.get("lambda_gan", TrainConfig.for_recipe(args.recipe).lambda_gan))
+    for flag, attr in given:
+        if attr in acting:
+            continue
+        if attr in DISC_FIELDS and variant.gan:
             raise LtnetError(
                 f"{flag}: L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan"
             )
+        what = MISSING[str(RECIPE_FIELD_NEEDS[attr])]
+        raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
     return out
 
 

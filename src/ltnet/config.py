@@ -24,6 +24,11 @@ class Variant:
         """Whether training warps the atlas labels (only the anatomy losses read them)."""
         return self.anat or self.diff
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether the warm-up and ramp have a weight to act on (L_GAN's or the cycle family's)."""
+        return self.gan or self.backward
+
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -62,6 +67,31 @@ class NetConfig:
 
 RECIPES = ("ltnet", "paper")
 CYCLE_PENALTIES = ("charbonnier", "l2")
+
+# the Variant switch each recipe field needs in order to change training (None: every variant);
+# ``shared_generator`` is NetConfig's
+RECIPE_FIELD_NEEDS: dict[str, str | None] = {
+    "lambda_gan": "gan",
+    "disc_augment": "gan",
+    "r1_gamma": "gan",
+    "cycle_scale": "backward",
+    "cycle_penalty": "backward",
+    "backward_sim": "backward",
+    "shared_generator": "backward",
+    "warmup_steps": "scheduled",
+    "ramp_steps": "scheduled",
+    "ema_decay": None,
+    "diag_every": None,
+    "lr": None,
+}
+DISC_FIELDS = ("disc_augment", "r1_gamma")  # act only while L_GAN's weight is above 0
+
+
+def acting_fields(variant: Variant, lambda_gan: float) -> set[str]:
+    """The recipe fields that change the training of ``variant`` when L_GAN weighs ``lambda_gan``:
+    a flag for any other would do nothing, so ``ltnet train`` refuses it."""
+    acts = {f for f, need in RECIPE_FIELD_NEEDS.items() if need is None or getattr(variant, need)}
+    return acts - set(DISC_FIELDS) if lambda_gan == 0 else acts
 
 
 @dataclass(frozen=True)

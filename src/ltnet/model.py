@@ -25,7 +25,7 @@ G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import torch
 import torch.nn as nn
@@ -68,9 +68,16 @@ class LossTerms:
     anat: torch.Tensor | None = None
     diff: torch.Tensor | None = None
 
+    # each term times the weight it enters ``total`` with (for the gradient diagnostics)
+    weighted: dict[str, torch.Tensor] = field(default_factory=dict)
+
     def as_floats(self) -> dict[str, float]:
         """The computed terms as Python floats, for logs."""
-        return {f.name: float(v.detach()) for f in fields(self) if (v := getattr(self, f.name)) is not None}
+        return {
+            f.name: float(v.detach())
+            for f in fields(self)
+            if f.name != "weighted" and (v := getattr(self, f.name)) is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -158,36 +165,34 @@ def generator_objective(
         if dp is not None:
             smooth = smooth + losses.gradient_loss(dp)
     terms = LossTerms(total=sim, sim=sim, smooth=smooth)
-    reg = smooth
+    parts = {"sim": sim, "smooth": cfg.lambda_reg * smooth}
     if v.gan and disc is None and cfg.lambda_gan > 0:
         raise ValueError(f"variant {v.name!r} has L_GAN and needs a discriminator")
     if v.gan and disc is not None:
         fake = augment(out.y_bar) if augment is not None else out.y_bar
         terms.gan = losses.lsgan_generator_loss(disc(fake))
-        terms.total = terms.total + w.gan * terms.gan
+        parts["gan"] = w.gan * terms.gan
     if out.dp_r is not None and out.y_hat is not None:
         terms.sim_b = losses.lncc_loss(x, out.y_hat, cfg.lncc_kernel)
-        terms.total = terms.total + terms.sim_b
-    cycle_reg = None
+        parts["sim_b"] = terms.sim_b
     if v.backward:
         assert out.x_bar is not None and out.dp_b is not None
         terms.cyc = losses.image_cycle_loss(out.x_bar, x, pen)
-        terms.total = terms.total + w.cyc * cfg.lambda_cyc * terms.cyc
+        parts["cyc"] = w.cyc * cfg.lambda_cyc * terms.cyc
     if v.trans:
         terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp, pen)
-        cycle_reg = terms.trans
     if v.anat or v.diff:
         if x_s is None or out.x_bar_s is None or out.y_bar_s is None:
             raise ValueError(f"variant {v.name!r} needs the atlas labels")
     if v.anat:
         terms.anat = losses.anatomy_cycle_loss(x_s, out.x_bar_s)
-        cycle_reg = terms.anat if cycle_reg is None else cycle_reg + terms.anat
     if v.diff:
         terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s, pen)
-        cycle_reg = terms.diff if cycle_reg is None else cycle_reg + terms.diff
-    if cycle_reg is not None:
-        reg = reg + w.cyc * cycle_reg
-    terms.total = terms.total + cfg.lambda_reg * reg
+    for name in ("trans", "anat", "diff"):  # lambda2's share of the cycle family
+        if (t := getattr(terms, name)) is not None:
+            parts[name] = cfg.lambda_reg * w.cyc * t
+    terms.weighted = parts
+    terms.total = sum(parts.values())
     return terms
 
 

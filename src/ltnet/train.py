@@ -187,13 +187,13 @@ def train_step(
     if out.dp_b is not None:
         logs["dpB_abs"] = float(out.dp_b.detach().float().norm(dim=1).mean())
     if diagnose:
-        logs.update(gradient_diagnostics(out, terms, weights, cfg))
+        logs.update(gradient_diagnostics(out, terms))
     opt_g.zero_grad(set_to_none=True)
     terms.total.backward()
     opt_g.step()
     if disc is not None and disc_core is not None and opt_d is not None:
         disc_core.requires_grad_(True)
-        real = y.detach().clone().requires_grad_(cfg.r1_gamma > 0)
+        real = y.detach().requires_grad_(cfg.r1_gamma > 0)
         fake = out.y_bar.detach().to(y.dtype)
         with amp:
             pair = torch.cat([real, fake])
@@ -212,28 +212,17 @@ def train_step(
     return logs
 
 
-def gradient_diagnostics(
-    out: CycleOutputs, terms: LossTerms, weights: Weights, cfg: TrainConfig
-) -> dict[str, float]:
+def gradient_diagnostics(out: CycleOutputs, terms: LossTerms) -> dict[str, float]:
     """The norm of the gradient each weighted loss term puts on dpF and on G_B's cycle output dpB
     (``grad_dpF/<term>``, ``grad_dpB/<term>``), as the generator's update receives it.
 
     A collapse shows here before it shows in Dice: the cycle or adversarial terms' pull on dpF
     outweighing L_sim's. The graph is kept for the update that follows.
     """
-    weighted = {
-        "sim": terms.sim,
-        "smooth": cfg.lambda_reg * terms.smooth,
-        "gan": weights.gan * terms.gan if terms.gan is not None else None,
-        "cyc": weights.cyc * cfg.lambda_cyc * terms.cyc if terms.cyc is not None else None,
-    }
-    for name in ("trans", "anat", "diff"):
-        t = getattr(terms, name)
-        weighted[name] = weights.cyc * cfg.lambda_reg * t if t is not None else None
     targets = [out.dp_f] + ([out.dp_b] if out.dp_b is not None else [])
     logs: dict[str, float] = {}
-    for name, term in weighted.items():
-        if term is None or not term.requires_grad:
+    for name, term in terms.weighted.items():
+        if name == "sim_b" or not term.requires_grad:  # G_B's own L_sim reaches neither field
             continue
         grads = torch.autograd.grad(term, targets, retain_graph=True, allow_unused=True)
         for key, g in zip(("grad_dpF", "grad_dpB"), grads, strict=False):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from monai.losses import DiceLoss
 
-from ltnet.losses.charbonnier import charbonnier
+from ltnet.losses.charbonnier import residual_penalty
 
 # 1 - 2 sum(a b) / (sum a^2 + sum b^2), per structure channel, then averaged (paper eq. 9)
 _dice = DiceLoss(include_background=False, squared_pred=True, reduction="mean")
@@ -38,9 +38,7 @@ def anatomy_difference_loss(
     rho: the generalised Charbonnier, or the square with ``penalty="l2"`` (floor 0). At its floor
     whenever ``x_bar_s == x_s``: perturb the reconstruction to see it rise.
     """
-    if penalty not in ("charbonnier", "l2"):
-        raise ValueError(f"unknown penalty {penalty!r}: expected 'charbonnier' or 'l2'")
-    rho = charbonnier if penalty == "charbonnier" else torch.square
+    rho = residual_penalty(penalty)
     _check(x_s, y_bar_s, x_bar_s)
     # Most entries sit inside one structure in all three maps, where the argument is exactly 0:
     # they add rho(0) and no gradient (rho'(0) = 0), so rho is evaluated on the others only.

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ltnet.losses.charbonnier import charbonnier
+from ltnet.losses.charbonnier import residual_penalty
 
 Warp = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -18,7 +18,8 @@ def image_cycle_loss(x_bar: torch.Tensor, x: torch.Tensor, penalty: str = "charb
     if x_bar.shape != x.shape:
         raise ValueError(f"expected two images of one shape, got {tuple(x_bar.shape)}, {tuple(x.shape)}")
     r = x_bar.float() - x.float()
-    return r.square().mean() if _l2(penalty) else r.abs().mean()
+    # the paper's L_cyc is L1; the same switch that squares L_trans squares it
+    return r.square().mean() if residual_penalty(penalty) is torch.square else r.abs().mean()
 
 
 def compose(dp_f: torch.Tensor, dp_b: torch.Tensor, warp: Warp) -> torch.Tensor:
@@ -34,11 +35,4 @@ def transformation_consistency_loss(
 
     rho is the generalised Charbonnier (the paper's), or with ``penalty="l2"`` the square (floor 0),
     whose pull vanishes on small residuals instead of growing like an L1 norm's."""
-    r = compose(dp_f, dp_b, warp)
-    return r.float().square().mean() if _l2(penalty) else charbonnier(r).mean()
-
-
-def _l2(penalty: str) -> bool:
-    if penalty not in ("charbonnier", "l2"):
-        raise ValueError(f"unknown penalty {penalty!r}: expected 'charbonnier' or 'l2'")
-    return penalty == "l2"
+    return residual_penalty(penalty)(compose(dp_f, dp_b, warp).float()).mean()
