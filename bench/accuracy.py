@@ -1,9 +1,9 @@
 """The paper's tables 2-5 on the real brains of ../shared/data, with classical anchors beside them.
 
-    python bench/accuracy.py --profile cpu            # 2 mm working grid, hours on 2 cores
-    python bench/accuracy.py --profile paper          # 1 mm, the paper's settings, for a GPU
-    python bench/accuracy.py --profile cpu --only affine syn jlf   # some rows
-    python bench/accuracy.py --profile cpu --report   # RESULTS.md from the rows done so far
+    python -m bench.accuracy --profile cpu            # 2 mm working grid, hours on 2 cores
+    python -m bench.accuracy --profile paper          # 1 mm, the paper's settings, for a GPU
+    python -m bench.accuracy --profile cpu --only affine syn jlf   # some rows
+    python -m bench.accuracy --profile cpu --report   # RESULTS.md from the rows done so far
 
 Subjects: the six FreeSurfer subjects and bert (skull-stripped images, FreeSurfer aseg). The atlas
 is chosen by ``ltnet select-atlas`` among the seven; the six others are the test set, scored by
@@ -641,7 +641,7 @@ class Bench:
         }
 
     def row_unet(self) -> dict:
-        from unet_baseline import leave_one_out
+        from bench.unet_baseline import leave_one_out
 
         return leave_one_out(self)
 
@@ -717,7 +717,7 @@ def run_row(bench: Bench, row: str) -> dict:
 
 
 def write_results(bench: Bench) -> None:
-    from results_md import render
+    from bench.results_md import render
 
     rows = {
         p.stem: json.loads(p.read_text())
@@ -744,7 +744,6 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "accuracy")
     args = ap.parse_args()
     os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", str(os.cpu_count() or 1))
-    sys.path.insert(0, str(Path(__file__).parent))
     bench = Bench(args.profile, args.out)
     if not args.report:
         print(f"profile {args.profile}: {asdict(bench.p)}; atlas {bench.atlas()}", flush=True)

@@ -1,7 +1,7 @@
 """Test-time adaptation and cycle QC on the real brains, for any trained run (issue 8's checks
 before the benchmark's own full model exists).
 
-    python bench/adapt_qc.py --model bench/out/native_check/freesurfer/run --atlas sub-01
+    python -m bench.adapt_qc --model bench/out/native_check/freesurfer/run --atlas sub-01
 
 Uses bench/accuracy.py's rows with that run as the base model: ``segment --adapt-steps N`` for
 N = 0, 25, 50, 100, 200 (field) and 25, 50 (weights), and ``segment --save-qc`` with the Spearman
@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from accuracy import REPO, Bench, run_row
+from bench.accuracy import REPO, Bench, run_row
 
 ROWS = ["qc", *[f"adapt-field-{n}" for n in (0, 25, 50, 100, 200)], "adapt-weights-25", "adapt-weights-50"]
 
@@ -66,7 +63,7 @@ def main() -> int:
     lines = [
         "# Test-time adaptation and cycle QC on the real brains",
         "",
-        f"Written by `python bench/adapt_qc.py --model {args.model} --atlas {args.atlas}` on "
+        f"Written by `python -m bench.adapt_qc --model {args.model} --atlas {args.atlas}` on "
         f"{time.strftime('%Y-%m-%d %H:%M')}. Base model: variant {cfg['variant']}, {cfg['steps']} steps, "
         f"half_res {cfg['net'].get('half_res', False)}; atlas {args.atlas}; test set: the six other "
         "subjects, native space, the SPEC's 28 structures.",

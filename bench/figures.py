@@ -1,6 +1,6 @@
 """The paper's figures 3 and 4 from the accuracy benchmark's outputs (PNG files for RESULTS.md).
 
-    python bench/figures.py --profile cpu
+    python -m bench.figures --profile cpu
 
 Figure 3: for three test subjects, a coronal and an axial slice of the real image ``y`` beside the
 synthetic images ``y_bar`` (the atlas warped to it, in the subject's native space) of the learned
@@ -50,9 +50,9 @@ def find(folder: Path, subject: str, kind: str) -> Path | None:
 
 def canonical(path: Path) -> np.ndarray:
     """The volume in RAS order (the report's reader, without its voxel sizes)."""
-    from ltnet.report import _canonical
+    from ltnet.report import canonical_volume
 
-    return np.asarray(_canonical(path)[0])
+    return np.asarray(canonical_volume(path)[0])
 
 
 def subject_dice(rows: Path, row: str) -> dict[str, float]:
@@ -80,7 +80,7 @@ def bbox(mask: np.ndarray, margin: int = 6) -> tuple[slice, slice]:
 
 
 def figure3(root: Path, steps: int, subjects: list[str], images: Path, truth: Path) -> Path | None:
-    from ltnet.report import _pyplot
+    from ltnet.report import pyplot
 
     cols = [("y (real)", None)] + [
         (f"y_bar, {TITLES[v]}", root / "seg" / f"ladder-{v}-s0-{steps}") for v in ("voxelmorph", "full")
@@ -88,7 +88,7 @@ def figure3(root: Path, steps: int, subjects: list[str], images: Path, truth: Pa
     cols = [(t, d) for t, d in cols if d is None or d.is_dir()]
     if len(cols) < 2:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2 * len(subjects), len(cols), figsize=(3 * len(cols), 5.6 * len(subjects)))
     axes = np.atleast_2d(axes)
     for s, name in enumerate(subjects):
@@ -124,7 +124,7 @@ def figure3(root: Path, steps: int, subjects: list[str], images: Path, truth: Pa
 
 
 def figure4(root: Path, rows: Path, steps: int, subject: str, truth: Path) -> Path:
-    from ltnet.report import _overlay, _pyplot
+    from ltnet.report import label_overlay, pyplot
 
     dirs = label_dirs(root, steps)
     jlf = [k for k in dirs if k.startswith("jlf-")]
@@ -141,12 +141,12 @@ def figure4(root: Path, rows: Path, steps: int, subject: str, truth: Path) -> Pa
         d = subject_dice(rows, ROW_ROWS.get(k, k)).get(subject)
         title = TITLES.get(k, k.replace("jlf-", "ANTs JLF, ") + (" atlases" if k.startswith("jlf") else ""))
         panels.append((title + (f"\nDice {d:.3f}" if d is not None else ""), canonical(f)))
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.2))
     box = bbox(coronal(tru, j) > 0)
     for ax, (title, lab) in zip(np.atleast_1d(axes), panels, strict=True):
         ax.imshow(np.zeros(coronal(lab, j)[box].shape), cmap="gray", origin="lower")
-        ax.imshow(_overlay(coronal(lab, j)[box], alpha=1.0), origin="lower")
+        ax.imshow(label_overlay(coronal(lab, j)[box], alpha=1.0), origin="lower")
         ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -161,7 +161,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
     args = ap.parse_args()
-    import accuracy
+    from bench import accuracy
 
     root = REPO / "bench" / "out" / "accuracy" / args.profile  # label maps and warped images
     rows = REPO / "bench" / "results" / args.profile / "rows"  # the row records, kept in git
@@ -169,7 +169,7 @@ def main() -> int:
     images, truth = root / "data" / "images", root / "data" / "labels"
     affine = subject_dice(rows, "affine")
     if not affine:
-        raise SystemExit("run the affine row first: python bench/accuracy.py --only affine")
+        raise SystemExit("run the affine row first: python -m bench.accuracy --only affine")
     order = sorted(affine, key=affine.get)
     OUT.mkdir(parents=True, exist_ok=True)
     print(figure4(root, rows, steps, order[len(order) // 2], truth))

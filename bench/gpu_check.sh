@@ -25,7 +25,7 @@ timeout 180 $py -m pytest -p no:cacheprovider -q tests/test_cuda.py 2>&1 | tail 
 
 if [ -z "${SKIP_SPEED:-}" ]; then
     echo "== speed"
-    timeout 120 $py bench/gpu_speed.py --device "$device" --reps "${REPS:-10}" --out "$out/speed.json"
+    timeout 120 $py -m bench.gpu_speed --device "$device" --reps "${REPS:-10}" --out "$out/speed.json"
 fi
 
 echo "== real-data run: full LT-Net, $secs s"

@@ -25,7 +25,7 @@ for row in "$@"; do
     left=$((end - SECONDS))
     [ "$left" -gt 30 ] || { echo "== $row: no time left"; break; }
     echo "== $row ($left s left)"
-    timeout -s INT "$left" $py bench/accuracy.py --profile cpu-cuda --only "$row" 2>&1 | tail -5
+    timeout -s INT "$left" $py -m bench.accuracy --profile cpu-cuda --only "$row" 2>&1 | tail -5
 done
 # the row records (unpack over bench/results/cpu-cuda) and the training logs
 tar -czf "$out/rows.tgz" -C "$store" rows

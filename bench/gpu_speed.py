@@ -4,8 +4,8 @@ Random volumes of the benchmark's boxes (43 atlas labels), so it needs no data. 
 is a median over ``--reps`` steps after two warm-ups, with the device synchronised. Run the same
 script with ``--device cpu`` for the CPU side of a ratio.
 
-python bench/gpu_speed.py --device cuda --out bench/out/gpu/speed.json
-python bench/gpu_speed.py --table bench/out/gpu/speed.json bench/out/gpu/cpu-speed.json
+python -m bench.gpu_speed --device cuda --out bench/out/gpu/speed.json
+python -m bench.gpu_speed --table bench/out/gpu/speed.json bench/out/gpu/cpu-speed.json
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from speed import median_time  # bench/speed.py, beside this script
 
+from bench.speed import median_time
 from ltnet.atlas import Atlas
 from ltnet.config import NetConfig, TrainConfig
 from ltnet.model import build_models
-from ltnet.train import autocast_context, train_step
+from ltnet.runtime import autocast_context
+from ltnet.train import train_step
 
 BOXES = {"2mm": (80, 96, 80), "1mm": (160, 192, 160)}
 # (box, variant, half_res, amp)

@@ -1,7 +1,7 @@
 """Row records of bench/accuracy.py rebuilt from a committed RESULTS.json (and RESULTS.md's curve).
 
-    python bench/recover_rows.py --rev 06ec1be               # the cpu profile
-    python bench/recover_rows.py --rev 06ec1be --profile cpu-cuda
+    python -m bench.recover_rows --rev 06ec1be               # the cpu profile
+    python -m bench.recover_rows --rev 06ec1be --profile cpu-cuda
 
 Until 06ec1be the row records lived in the ignored ``bench/out/accuracy/<profile>/rows/`` and a
 fresh checkout lost them; they now live in ``bench/results/<profile>/rows/``, kept in git. What a
@@ -19,12 +19,8 @@ import argparse
 import json
 import re
 import subprocess
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from accuracy import REPO, Bench
+from bench.accuracy import REPO, Bench
 
 
 def git_show(rev: str, path: str) -> str:

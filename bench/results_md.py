@@ -86,7 +86,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines = [
         "# ltnet accuracy benchmark",
         "",
-        f"Written by `python bench/accuracy.py --profile {bench.name}` on {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"Written by `python -m bench.accuracy --profile {bench.name}` on {time.strftime('%Y-%m-%d %H:%M')}, "
         "from the rows measured so far (each row is a file under "
         f"`bench/results/{bench.name}/rows/`, kept in git; rerunning the script runs only the missing rows).",
         "",
@@ -251,7 +251,7 @@ def _pictures(folder: Path) -> list[str]:
     present = [(f, t) for f, t in figs if (folder / f).exists()]
     if not present:
         return []
-    out = ["", "## Pictures (`python bench/figures.py`, from the rows above)", ""]
+    out = ["", "## Pictures (`python -m bench.figures`, from the rows above)", ""]
     return out + [f"- [{t}](figures/{f})" for f, t in present]
 
 
@@ -424,7 +424,7 @@ def _inductive(rows: dict, p) -> list[str]:
 
 
 def _dataaug_check(root: Path, da: dict) -> dict | None:
-    """``bench/dataaug_check.py``'s figures, when they were measured on this row's model."""
+    """``bench/investigations/dataaug_check.py``'s figures, when they were measured on this row's model."""
     path = root / "dataaug_check.json"
     if not path.exists():
         return None
@@ -470,7 +470,8 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
         synth = [v["synthesised"] for v in im.values()]
         out += [
             "",
-            f"`bench/dataaug_check.py` on this model, on the working grid: the segmenter scores "
+            "`bench/investigations/dataaug_check.py` on this model, on the working grid: "
+            f"the segmenter scores "
             f"{check['atlas']:.3f} on the atlas and {min(synth):.3f} to {max(synth):.3f} on each other pool "
             f"image's synthesised example, but {min(real):.3f} to {max(real):.3f} on those real scans "
             "against the same transferred labels (agreement, not truth): the gap between the examples "
@@ -483,7 +484,7 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
             "",
             f"`appearance_residual` in the run's config.json: {da['appearance_residual']:.2f} "
             "(0: the appearance change explains the atlas-to-image difference; 1: no better than no "
-            "change). Run `bench/dataaug_check.py` for the per-image figures.",
+            "change). Run `bench/investigations/dataaug_check.py` for the per-image figures.",
         ]
     seed = p.seeds[0]
     order = [
@@ -513,7 +514,8 @@ def _dataaug(rows: dict, p, root: Path) -> list[str]:
 
 
 def _warm_starts(rows: dict, root: Path) -> list[str]:
-    """``bench/warm_start_check.py``'s runs: a variant trained on from a finished row's model."""
+    """``bench/investigations/warm_start_check.py``'s runs: a variant trained on from a finished
+    row's model."""
     out = []
     for path in sorted((root / "experiments").glob("warm-*.json")):
         w = json.loads(path.read_text())
@@ -526,7 +528,8 @@ def _warm_starts(rows: dict, root: Path) -> list[str]:
         after, d0, d1 = w["last_100_steps_median"], init["dice"]["summary"]["mean"], w["dice"]["summary"]
         out += [
             "",
-            f"Started from the `{w['init']}` row's trained model instead (`bench/warm_start_check.py`), "
+            f"Started from the `{w['init']}` row's trained model instead "
+            "(`bench/investigations/warm_start_check.py`), "
             f"{w['steps']} steps of the `{w['variant']}` variant took the mean Dice from {d0:.3f} to "
             f"**{d1['mean']:.3f}** ({d1['std']:.3f}); median L_smooth over the last 100 steps "
             f"{after['smooth']:.4f} (against {before['smooth']:.4f} at the end of `{w['init']}`), L_sim "
@@ -541,7 +544,8 @@ def _warm_starts(rows: dict, root: Path) -> list[str]:
 
 
 def _disc_probe(rows: dict, root: Path) -> list[str]:
-    """``bench/disc_probe.py``'s figures for the rows whose models it probed (same ``finished``)."""
+    """``bench/investigations/disc_probe.py``'s figures for the rows whose models it probed
+    (same ``finished``)."""
     path = root / "disc_probe.json"
     if not path.exists():
         return []
@@ -552,7 +556,7 @@ def _disc_probe(rows: dict, root: Path) -> list[str]:
         return []
     out = [
         "",
-        "## What the rows with L_GAN learned (`bench/disc_probe.py`)",
+        "## What the rows with L_GAN learned (`bench/investigations/disc_probe.py`)",
         "",
         "Mean patch score of each row's discriminator (1: real, 0: synthetic) over the six non-atlas "
         "pool images, on the working grid; field dependence: mean over image pairs of "
@@ -595,7 +599,7 @@ def _disc_probe(rows: dict, root: Path) -> list[str]:
             "atlas warped by its own generator's field, and L_sim prefers VoxelMorph's field too: at "
             "the end of training both image terms, L_GAN and L_sim, would fall by registering, and the "
             "generators did not get there. (In the rows with the backward path, the cycle terms also "
-            "favour the identity, which G_B inverts exactly: `bench/collapse_check.py`.)",
+            "favour the identity, which G_B inverts exactly: `bench/investigations/collapse_check.py`.)",
         ]
     atlas = max(v["atlas"] for v in gan.values())
     y = min(v["mean"]["y"] for v in gan.values())

@@ -7,8 +7,8 @@ seconds per training step of ``full``, ``voxelmorph`` and voxelmorph 0.3.4's ``V
 (``pip install voxelmorph==0.3.4``; skipped when absent), and the peak resident memory of each.
 Every measurement runs in its own process, so its peak memory is its own; times are medians.
 
-    python bench/speed.py                    # about 10 minutes on a 2-core laptop
-    python bench/speed.py --train-1mm        # adds a full step at 1 mm (minutes per step on CPU)
+    python -m bench.speed                    # about 10 minutes on a 2-core laptop
+    python -m bench.speed --train-1mm        # adds a full step at 1 mm (minutes per step on CPU)
 
 Inputs: the FreeSurfer subjects of ../shared/data/brains (atlas sub-01, scan sub-02; override the
 folder with LTNET_DATA); without them, ltnet's synthetic toy brains at the same boxes.
@@ -332,7 +332,7 @@ def markdown(r: dict) -> str:
         "",
         f"Machine: {r['cpu']}, {r['threads']} torch threads, torch {r['torch']}, CPU only. "
         f"Medians of {r['reps']} repetitions after a warm-up, each row in its own process. "
-        f"Rerun: `python bench/speed.py{' --train-1mm' if r['train_1mm'] else ''}`.",
+        f"Rerun: `python -m bench.speed{' --train-1mm' if r['train_1mm'] else ''}`.",
         "",
         "## Machine limit",
         "",

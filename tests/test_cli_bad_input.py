@@ -216,3 +216,39 @@ def test_bad_segment_options(toy_data, tmp_path, capsys, option, message):
     argv = ["segment", "--affine-only", *atlas_args(images[0], labels[0]), "--images", str(images[1])]
     assert main([*argv, "--out", str(tmp_path / "seg"), "--prealigned", "--quiet", *option]) == 2
     _assert_one_line(capsys, message)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--spacing", "3"], "--spacing: the model's run fixes the atlas and the grid"),
+        (["--box", "1", "2", "3"], "--box: the model's run fixes"),
+        (["--prealigned"], "--prealigned: the model's run fixes"),
+        (["--atlas", "{img}"], "--atlas: the model's run fixes"),
+        (["--adapt", "weights"], "--adapt: acts only with --adapt-steps"),
+        (["--adapt-lr", "0.1"], "--adapt-lr: acts only with --adapt-steps"),
+        (["--affine-only"], "--model: --affine-only uses no model"),
+    ],
+)
+def test_segment_refuses_a_flag_it_would_not_read(toy_data, tmp_path, capsys, option, message):
+    images, _ = toy_data
+    option = [o.format(img=images[0]) for o in option]
+    argv = [
+        "segment",
+        "--model",
+        str(tmp_path / "run"),
+        "--images",
+        str(images[1]),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main([*argv, "--quiet", *option]) == 2
+    _assert_one_line(capsys, re.escape(message))
+    assert not (tmp_path / "o").exists()
+
+
+def test_select_atlas_has_no_mask_flag(toy_data, capsys):
+    images, _ = toy_data
+    with pytest.raises(SystemExit) as e:  # argparse: the flag does not exist (it was never read)
+        main(["select-atlas", *map(str, images[:2]), "--mask", str(images[0])])
+    assert e.value.code == 2 and "unrecognized arguments: --mask" in capsys.readouterr().err

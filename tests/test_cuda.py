@@ -11,8 +11,10 @@ from ltnet.config import TrainConfig
 from ltnet.losses import lncc_loss
 from ltnet.model import build_models
 from ltnet.nn.warp import SpatialTransformer
+from ltnet.runtime import read_log
 from ltnet.segment import load_trained, transfer_labels
-from ltnet.train import load_train_data, read_log, train, train_step
+from ltnet.train import train, train_step
+from ltnet.trainset import load_train_data
 from tests.conftest import atlas_args, textured
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -12,7 +12,8 @@ import torch
 
 from ltnet.cli import main
 from ltnet.distributed import Dist
-from ltnet.train import batch_indices, read_log
+from ltnet.runtime import read_log
+from ltnet.train import batch_indices
 from tests.conftest import atlas_args
 
 

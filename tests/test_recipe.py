@@ -12,7 +12,9 @@ import torch
 from ltnet.config import PAPER_RECIPE, TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.model import Weights, build_models, generator_objective
-from ltnet.train import COLLAPSE_THRESHOLD, CollapseWatch, TrainData, load_train_data, read_log, train
+from ltnet.runtime import read_log
+from ltnet.train import COLLAPSE_THRESHOLD, CollapseWatch, train
+from ltnet.trainset import TrainData, load_train_data
 from tests.conftest import textured
 
 

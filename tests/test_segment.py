@@ -10,7 +10,8 @@ from ltnet.errors import LtnetError
 from ltnet.io import load_image
 from ltnet.prepare import normalize_intensity
 from ltnet.segment import load_trained, predict_field, segment_files, to_native, transfer_labels
-from ltnet.train import load_train_data, train
+from ltnet.train import train
+from ltnet.trainset import load_train_data
 
 
 def test_transfer_with_zero_field_is_identity():

@@ -7,7 +7,9 @@ import torch
 
 from ltnet.config import PAPER_RECIPE, VARIANTS, TrainConfig
 from ltnet.errors import LtnetError
-from ltnet.train import batch_indices, load_train_data, read_log, train
+from ltnet.runtime import read_log
+from ltnet.train import batch_indices, train
+from ltnet.trainset import load_train_data
 from tests.conftest import atlas_args
 
 

@@ -87,7 +87,8 @@ def main() -> int:
     from ltnet.atlas import Atlas
     from ltnet.config import NetConfig, TrainConfig
     from ltnet.segment import load_trained
-    from ltnet.train import TrainData, train
+    from ltnet.train import train
+    from ltnet.trainset import TrainData
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tag", required=True)

@@ -40,8 +40,10 @@ from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.nn import SpatialTransformer, VxmUNet
 from ltnet.nn.padding import crop_to, pad_to_multiple
 from ltnet.prepare import PrepConfig
+from ltnet.runtime import progress_steps
 from ltnet.segment import load_trained, transfer_labels
-from ltnet.train import TrainData, progress_steps, train
+from ltnet.train import train
+from ltnet.trainset import TrainData
 
 MODEL_NAME = "dataaug.pt"
 
@@ -74,7 +76,7 @@ def appearance_net() -> nn.Module:
     """A(x, y_back) -> psi: (B, 2, D, H, W) -> (B, 1, D, H, W), a small MONAI 3D U-Net whose last
     layer starts at zero, so that training starts from "no change" (as VoxelMorph's flow layer
     starts near zero): from MONAI's random init, psi began 14 times further from the target than
-    no change at all, and 750 steps did not bring it below 1 (bench/dataaug_check.py)."""
+    no change at all, and 750 steps did not bring it below 1 (bench/investigations/dataaug_check.py)."""
     from monai.networks.nets import UNet
 
     net = UNet(3, 2, 1, (16, 32, 32, 32), (2, 2, 2), num_res_units=0)

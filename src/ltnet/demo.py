@@ -3,7 +3,8 @@
 The bundled data (``ltnet/data/demo``, see its NOTICE.md) are 20 synthetic T1 images with their
 label maps, on one 3 mm grid: real anatomy from SynthSeg's label maps, synthetic intensities
 (:mod:`ltnet.synth`). The demo holds out the last two subjects, picks the atlas among the others
-with ``select-atlas``, and runs the commands a user would run:
+with :func:`ltnet.atlas.select_atlas`, and does what a user's commands would do, through the
+library functions behind them:
 
 1. ``segment --affine-only``: the lower bound (the data are already affinely aligned, so this is
    the atlas's labels as they are);
@@ -55,14 +56,6 @@ def demo_data(root: Path = DEMO_DIR) -> tuple[list[Path], list[Path]]:
     return images, labels
 
 
-def _run(argv: list[str]) -> None:
-    from ltnet.cli import main
-
-    code = main(argv)
-    if code != 0:
-        raise LtnetError(f"'ltnet {' '.join(argv[:1])}' failed (exit {code}); see the message above")
-
-
 def run_demo(
     out: str | os.PathLike,
     steps: int,
@@ -71,8 +64,19 @@ def run_demo(
     overwrite: bool = False,
     use_shipped: bool = True,
 ) -> DemoResult:
-    from ltnet.atlas import select_atlas
-    from ltnet.report import build_report, read_scores
+    import torch
+
+    from ltnet.atlas import load_atlas, select_atlas
+    from ltnet.cache import PrepCache
+    from ltnet.checkpoint import checkpoint_config, load_checkpoint
+    from ltnet.config import NetConfig, TrainConfig
+    from ltnet.evaluate import evaluate_files, write_evaluation
+    from ltnet.io import expand_inputs
+    from ltnet.prepare import PrepConfig
+    from ltnet.report import build_report
+    from ltnet.segment import load_trained, segment_files
+    from ltnet.train import train
+    from ltnet.trainset import load_train_data
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -93,48 +97,44 @@ def run_demo(
     atlas_labels = labels[images.index(atlas)]
     held = ", ".join(p.name for p in test)
     say(f"atlas {atlas.name} (select-atlas among {len(pool)} images); held out: {held}")
-    q = ["--quiet"] if quiet else []
-    common = ["--prealigned", "--no-cache", "--device", device]
+    # the demo brains share one grid already (--prealigned); nothing is cached (--no-cache)
+    prep, cache, dev = PrepConfig(prealigned=True), PrepCache(None), torch.device(device)
 
-    def segment_and_score(model_args: list[str], name: str) -> float:
-        labels_dir, scores_dir = str(out / f"labels{name}"), str(out / f"scores{name}")
-        _run(["segment", *model_args, "--images", *map(str, test), "--out", labels_dir, *common, *q])
-        _run(["evaluate", "--pred", labels_dir, "--truth", *map(str, test_truth), "--out", scores_dir])
-        return float(read_scores(scores_dir)["summary"]["mean"])
+    def segment_and_score(name: str, model_dir: Path | None = None, adapt_steps: int = 0) -> float:
+        """ltnet segment (the run in ``model_dir``, or the affine alone), then ltnet evaluate."""
+        labels_dir = out / f"labels{name}"
+        if model_dir is None:
+            the_atlas, the_prep, model, amp = load_atlas(atlas, atlas_labels, prep), prep, None, False
+        else:
+            trained = load_trained(model_dir, dev)
+            the_atlas, the_prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
+        segment_files(
+            the_atlas, the_prep, model, test, labels_dir, cache=cache, amp=amp, progress=not quiet,
+            workers=1, adapt_steps=adapt_steps,
+        )  # fmt: skip
+        result = evaluate_files(expand_inputs([labels_dir], stem_suffix="_labels"), test_truth)
+        write_evaluation(result, out / f"scores{name}")
+        return float(result.to_json()["summary"]["mean"])
 
-    atlas_args = ["--atlas", str(atlas), "--atlas-labels", str(atlas_labels)]
     say("affine only ...")
-    dice_affine = segment_and_score(["--affine-only", *atlas_args], "_affine")
+    dice_affine = segment_and_score("_affine")
     shipped = DEMO_DIR / MODEL_NAME
-    dice_shipped = None
-    init: list[str] = []
-    layout = ["--half-res"]  # a fifth of the SPEC layout's FLOPs: the demo's CPU budget
+    dice_shipped, init, half_res = None, None, True  # half-res: a fifth of the SPEC layout's FLOPs
     if use_shipped and shipped.exists():
-        from ltnet.checkpoint import checkpoint_config, load_checkpoint
-
         say("the shipped model, before this demo's training ...")
-        dice_shipped = segment_and_score(["--model", str(shipped)], "_shipped")
-        init = ["--init", str(shipped)]
-        if not checkpoint_config(load_checkpoint(shipped), shipped).net.half_res:
-            layout = []  # the run continues the shipped network's layout
+        dice_shipped = segment_and_score("_shipped", shipped)
+        init = shipped
+        half_res = checkpoint_config(load_checkpoint(shipped), shipped).net.half_res  # its layout
     unlabelled = [p for p in pool if p != atlas]  # the atlas is never one of its own unlabelled images
     say(f"training the full LT-Net for {steps} steps on {len(unlabelled)} unlabelled images ...")
-    run = [
-        "train",
-        *atlas_args,
-        "--images",
-        *map(str, unlabelled),
-        "--out",
-        str(out / "run"),
-        "--steps",
-        str(steps),
-    ]
-    _run([*run, "--checkpoint-every", str(max(1, steps)), *init, *layout, *common, *q])
-    dice = segment_and_score(["--model", str(out / "run")], "")
-    say(f"... and with {ADAPT_STEPS} steps of test-time adaptation per subject (segment --adapt-steps)")
-    dice_adapted = segment_and_score(
-        ["--model", str(out / "run"), "--adapt-steps", str(ADAPT_STEPS)], "_adapted"
+    cfg = TrainConfig.for_recipe(
+        "ltnet", variant="full", steps=steps, checkpoint_every=max(1, steps), net=NetConfig(half_res=half_res)
     )
+    data = load_train_data(atlas, atlas_labels, unlabelled, prep, cache, progress=not quiet)
+    train(cfg, data, out / "run", device=dev, progress=not quiet, init=init)
+    dice = segment_and_score("", out / "run")
+    say(f"... and with {ADAPT_STEPS} steps of test-time adaptation per subject (segment --adapt-steps)")
+    dice_adapted = segment_and_score("_adapted", out / "run", ADAPT_STEPS)
     scores = {
         "LT-Net (this demo)": out / "scores",
         f"+ adaptation ({ADAPT_STEPS} steps)": out / "scores_adapted",

@@ -56,7 +56,7 @@ def diagnostics_figure(log: Sequence[Mapping[str, float]]) -> str | None:
     outweighs L_sim's."""
     if not log or not any("dpF_abs" in r for r in log):
         return None
-    plt = _pyplot()
+    plt = pyplot()
     grads = sorted({k for r in log for k in r if k.startswith("grad_")})
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     for key in FIELD_KEYS:
@@ -93,7 +93,8 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,7 +108,7 @@ def loss_figure(log: Sequence[Mapping[str, float]]) -> str | None:
     terms = list(dict.fromkeys(k for r in log for k in r if _is_term(k))) if log else []
     if not terms:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     cols = min(4, len(terms))
     rows = math.ceil(len(terms) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.5 * rows), squeeze=False)
@@ -142,7 +143,7 @@ def read_scores(path: str | os.PathLike) -> dict:
 def dice_figure(scores: Mapping[str, dict]) -> str:
     """Bar chart of each merged structure's mean Dice (with its std over subjects), one bar per
     set of scores; base64 PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     names = [n for n, _ in MERGED_STRUCTURES if any(n in s.get("merged", {}) for s in scores.values())]
     # capped width: the page shows it at 1100 px, and a wider figure would shrink to a sliver
     fig, ax = plt.subplots(figsize=(min(14, max(8, 0.25 * len(names) * max(1, len(scores)))), 4.5))
@@ -168,7 +169,8 @@ def dice_figure(scores: Mapping[str, dict]) -> str:
     return _png(fig)
 
 
-def _canonical(path: str | os.PathLike):
+def canonical_volume(path: str | os.PathLike):
+    """A NIfTI/MGZ file reoriented to RAS: (its voxels (X, Y, Z, ...), its spacing in mm (3,))."""
     import nibabel as nib
 
     img = nib.as_closest_canonical(nib.load(str(path)))
@@ -181,7 +183,7 @@ def _slices(vol: np.ndarray, centre: Sequence[int]) -> list[np.ndarray]:
     return [vol[:, :, k].T, vol[:, j, :].T, vol[i, :, :].T]
 
 
-def _overlay(labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+def label_overlay(labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """RGBA (..., 4) float image of a 2D label slice in FreeSurfer's colours."""
     out = np.zeros((*labels.shape, 4), np.float32)
     for lab in np.unique(labels):
@@ -194,9 +196,9 @@ def _overlay(labels: np.ndarray, alpha: float = 0.5) -> np.ndarray:
 def subject_figure(image: Path, labels: Path, truth: Path | None) -> str:
     """Rows: the image; the labels over it; (with ``truth``) the disagreement in red. Columns:
     axial, coronal, sagittal through the centroid of the labelled region. Base64 PNG."""
-    plt = _pyplot()
-    img, zooms = _canonical(image)
-    lab, _ = _canonical(labels)
+    plt = pyplot()
+    img, zooms = canonical_volume(image)
+    lab, _ = canonical_volume(labels)
     if img.shape[:3] != lab.shape:
         raise LtnetError(f"{labels}: grid {lab.shape} differs from its image {image} {img.shape[:3]}")
     img = np.asarray(img, np.float32)
@@ -207,7 +209,7 @@ def subject_figure(image: Path, labels: Path, truth: Path | None) -> str:
     rows = [("image", None), ("labels", "labels")]
     tru = None
     if truth is not None:
-        tru, _ = _canonical(truth)
+        tru, _ = canonical_volume(truth)
         if tru.shape != lab.shape:
             raise LtnetError(f"{truth}: grid {tru.shape} differs from the labels' {lab.shape}")
         rows.append(("disagreement with the truth (red)", "diff"))
@@ -220,7 +222,7 @@ def subject_figure(image: Path, labels: Path, truth: Path | None) -> str:
             ax = axes[r, c]
             ax.imshow(im_sl[c], cmap="gray", vmin=0, vmax=vmax, origin="lower", aspect=aspects[c])
             if kind == "labels":
-                ax.imshow(_overlay(lab_sl[c]), origin="lower", aspect=aspects[c])
+                ax.imshow(label_overlay(lab_sl[c]), origin="lower", aspect=aspects[c])
             elif kind == "diff" and tru_sl is not None:
                 wrong = (lab_sl[c] != tru_sl[c]) & ((lab_sl[c] > 0) | (tru_sl[c] > 0))
                 rgba = np.zeros((*wrong.shape, 4), np.float32)
@@ -300,7 +302,7 @@ def build_report(
     ``ltnet evaluate`` output, the first being this run's. ``notes``: lines shown under the title.
     """
     from ltnet.io import subject_names
-    from ltnet.train import read_log
+    from ltnet.runtime import read_log
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -372,7 +374,7 @@ def build_report(
             parts.append(
                 _img(subject_figure(Path(rec["image"]), lab_path, tru), f"slices of {rec['subject']}")
             )
-            shown |= {int(v) for v in np.unique(_canonical(lab_path)[0])}
+            shown |= {int(v) for v in np.unique(canonical_volume(lab_path)[0])}
         parts.append("<h3>Colours (FreeSurfer)</h3>" + _legend(sorted(shown - {0})))
     elif loaded:
         parts.append(_legend(sorted(int(v) for v in next(iter(loaded.values()))["labels"])))

@@ -30,7 +30,7 @@ from ltnet.io.naming import split_ext
 from ltnet.io.resample import apply_affine, grid_coords, resample_labels, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
 from ltnet.prepare import PrepConfig, to_working_grid
-from ltnet.train import autocast_context
+from ltnet.runtime import autocast_context
 from ltnet.trilinear import voxel_coords
 
 INTERP_MODES = ("linear", "nearest")

@@ -14,18 +14,14 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ltnet import losses
-from ltnet.atlas import Atlas, load_atlas
-from ltnet.cache import PrepCache, array_digest
 from ltnet.checkpoint import (
     CHECKPOINT_NAME,
     checkpoint_config,
@@ -36,83 +32,12 @@ from ltnet.checkpoint import (
 from ltnet.config import TrainConfig, get_variant
 from ltnet.distributed import Dist, barrier, gather_floats, mean_over_ranks
 from ltnet.errors import LtnetError
-from ltnet.io import atomic_write_text, load_image, load_mask, pair_masks
+from ltnet.io import atomic_write_text
 from ltnet.io.atomic import ensure_writable_dir
 from ltnet.model import CycleOutputs, LossTerms, LTNet, Weights, build_models, generator_objective
 from ltnet.nn import diff_augment
-from ltnet.prepare import PrepConfig, to_working_grid
-
-LOG_NAME = "log.jsonl"
-
-
-@dataclass(frozen=True)
-class TrainData:
-    """The atlas and the unlabelled images, all on the working grid. images: (N, X, Y, Z) float32."""
-
-    atlas: Atlas
-    images: np.ndarray
-    prep: PrepConfig = field(default_factory=lambda: PrepConfig(prealigned=True))
-    image_paths: tuple[str, ...] = ()
-
-
-def load_train_data(
-    atlas_path: str | os.PathLike,
-    atlas_labels: str | os.PathLike,
-    image_paths: Sequence[str | os.PathLike],
-    prep: PrepConfig | None = None,
-    cache: PrepCache | None = None,
-    masks: Sequence[str | os.PathLike] | None = None,
-    progress: bool = False,
-    atlas: Atlas | None = None,
-) -> TrainData:
-    """Read the atlas and the images and bring them onto the working grid (prepared and cached),
-    or, with ``prep.prealigned``, check that they are on the atlas grid already. ``atlas``: one
-    already read (another rank's), instead of reading it from the paths."""
-    prep = prep or PrepConfig(prealigned=True)
-    if not image_paths:
-        raise LtnetError("no training images given")
-    atlas = atlas or load_atlas(atlas_path, atlas_labels, prep)
-    atlas_voxels = array_digest(load_image(atlas_path).data)
-    mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
-    items = list(zip(image_paths, mask_paths, strict=True))
-    if progress and not prep.prealigned:
-        from tqdm.auto import tqdm
-
-        items = tqdm(items, desc="prepare", unit="scan", dynamic_ncols=True)
-    images, kept = [], []
-    for p, m in items:
-        v = load_image(p)
-        if array_digest(v.data) == atlas_voxels:
-            # the atlas (or a copy of it) among the unlabelled images: the discriminator would learn
-            # that the atlas is real, and teach G_F that the identity warp is best
-            warnings.warn(f"{p}: holds the atlas's voxels: left out of the unlabelled images", stacklevel=2)
-            continue
-        mask = load_mask(m, v) if m else None
-        prepared = to_working_grid(v, atlas.image, atlas.labels, atlas.affine, prep, cache, mask, atlas.skull)
-        images.append(prepared.image)
-        kept.append(str(p))
-    if not images:
-        raise LtnetError("no training images other than the atlas")
-    return TrainData(atlas, np.stack(images), prep, tuple(kept))
-
-
-def without_atlas(data: TrainData) -> TrainData:
-    """``data`` less any image equal to the atlas on the working grid (a prealigned copy, say).
-
-    The discriminator's real images are the pool's: the atlas among them would make the identity
-    warp produce a real image exactly. :func:`load_train_data` already drops files holding the
-    atlas's voxels; this catches a :class:`TrainData` built by hand."""
-    same = [bool(np.array_equal(im, data.atlas.image)) for im in data.images]
-    if not any(same):
-        return data
-    if all(same):
-        raise LtnetError("no training images other than the atlas")
-    warnings.warn(f"{sum(same)} training image(s) equal to the atlas left out of the pool", stacklevel=2)
-    keep = [i for i, s in enumerate(same) if not s]
-    paths = (
-        tuple(data.image_paths[i] for i in keep) if len(data.image_paths) == len(same) else data.image_paths
-    )
-    return TrainData(data.atlas, data.images[keep], data.prep, paths)
+from ltnet.runtime import LOG_NAME, autocast_context, progress_steps
+from ltnet.trainset import TrainData, without_atlas
 
 
 def batch_indices(
@@ -137,13 +62,6 @@ def batch_indices(
             orders[epoch] = list(sampler)
         out.append(orders[epoch][pos])
     return out
-
-
-def autocast_context(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when asked; full precision elsewhere."""
-    if amp and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def train_step(
@@ -460,18 +378,3 @@ def make_ema(model: LTNet, decay: float) -> torch.optim.swa_utils.AveragedModel 
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
-
-
-def progress_steps(it: range, enabled: bool, desc: str = "train", **kw: Any):
-    """``it`` with a tqdm bar of steps when ``enabled``."""
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, unit="step", dynamic_ncols=True, **kw)
-
-
-def read_log(run_dir: str | os.PathLike) -> list[dict[str, float]]:
-    """The per-step loss records of a run."""
-    path = Path(run_dir) / LOG_NAME
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]

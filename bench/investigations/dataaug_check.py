@@ -1,6 +1,6 @@
 """Where does the benchmark's DataAug model lose Dice: on its own synthesised examples, or on real scans?
 
-    python bench/dataaug_check.py [--profile cpu]
+    python -m bench.investigations.dataaug_check [--profile cpu]
 
 Loads the DataAug run of ``bench/accuracy.py`` (``runs/dataaug``) and, on the working grid, scores
 its segmenter (mean Dice over the atlas's structures, background excluded) on
@@ -36,13 +36,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def mean_dice(a: np.ndarray, b: np.ndarray, ids) -> float:
@@ -52,8 +48,7 @@ def mean_dice(a: np.ndarray, b: np.ndarray, ids) -> float:
 
 
 def main() -> int:
-    from accuracy import REPO, Bench
-
+    from bench.accuracy import REPO, Bench
     from ltnet.cache import PrepCache
     from ltnet.dataaug import (
         appearance_change,
@@ -65,7 +60,7 @@ def main() -> int:
         synthesise,
     )
     from ltnet.io import atomic_write_text
-    from ltnet.train import load_train_data
+    from ltnet.trainset import load_train_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")

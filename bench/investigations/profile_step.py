@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch's profiler over a few steps on random data.
 
-python bench/profile_step.py --shape 80 96 80 --labels 43 --variant full [--half-res]
+python -m bench.investigations.profile_step --shape 80 96 80 --labels 43 --variant full [--half-res]
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Brings FreeSurfer subjects of ../shared/data/brains onto one grid (MNI305 throug
 and last value of every loss term, seconds per training step (median), seconds per segment call,
 and each command's peak resident memory.
 
-    python bench/train_check.py --spacing 2 --steps 30            # 80 x 96 x 80 box
-    python bench/train_check.py --spacing 1 --steps 2 --subjects sub-01 sub-02   # 160 x 192 x 160
+    python -m bench.investigations.train_check --spacing 2 --steps 30            # 80 x 96 x 80 box
+    python -m bench.investigations.train_check --spacing 1 --steps 2 \
+        --subjects sub-01 sub-02                                              # 160 x 192 x 160
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from ltnet.io.freesurfer import read_xfm
 from ltnet.io.resample import box_affine, resample
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
 CENTER_MM = (0.0, -18.0, 15.0)  # roughly the middle of the brain in MNI305
 

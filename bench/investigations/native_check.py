@@ -8,8 +8,8 @@ space: affine-only beside LT-Net (trained at --spacing on all seven images, labe
 1.5 mm, int16) are segmented; under the transferred labels, T1 contrast demands mean intensity
 white matter > cortex > lateral ventricle in each hemisphere; volumes (mL) beside the atlas's.
 
-    python bench/native_check.py freesurfer --steps 200 --spacing 2
-    python bench/native_check.py candi --steps 200 --spacing 2
+    python -m bench.investigations.native_check freesurfer --steps 200 --spacing 2
+    python -m bench.investigations.native_check candi --steps 200 --spacing 2
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
 BRAINS = DATA / "brains"
 FS_SUBJECTS = ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05", "sub-06"]

@@ -1,6 +1,6 @@
 """Does a ladder variant with L_GAN keep a registration it is given, on the benchmark's real brains?
 
-    python bench/warm_start_check.py --variant gan --steps 300 [--profile cpu]
+    python -m bench.investigations.warm_start_check --variant gan --steps 300 [--profile cpu]
 
 Trains ``--variant`` for ``--steps`` steps starting from the ``ladder-voxelmorph-s0`` run's
 generator (``ltnet train --init``: G_F's weights, fresh optimisers, a fresh discriminator and, for
@@ -9,7 +9,7 @@ ladder rows, then segments and scores the six test subjects as a row would. Prin
 ``experiments/warm-<variant>-<steps>.json`` beside ``rows/`` (not a benchmark row: the ladder
 trains every row from scratch).
 
-``bench/disc_probe.py`` finds the rows with L_GAN stopped at a field that ignores the image,
+``bench/investigations/disc_probe.py`` finds the rows with L_GAN stopped at a field that ignores the image,
 although their discriminator and L_sim both score VoxelMorph's field better. If a warm start keeps
 VoxelMorph's Dice (0.769), the failure is in reaching a registration from scratch; if it falls back
 to the affine level (0.70), the objective itself pulls the field away.
@@ -27,14 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def main() -> int:
-    from accuracy import REPO, Bench
-
+    from bench.accuracy import REPO, Bench
     from ltnet.io import atomic_write_text
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

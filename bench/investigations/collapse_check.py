@@ -1,6 +1,7 @@
 """Does the full LT-Net objective keep a registration field, or pull it back to zero?
 
-    python bench/collapse_check.py --init bench/out/demo_pretrain/both.pt --ramp 200 --steps 250
+    python -m bench.investigations.collapse_check --init bench/out/demo_pretrain/both.pt \
+        --ramp 200 --steps 250
 
 On the bundled demo data (pool: all but the two held-out subjects, atlas demo-01 as the demo picks
 it), trains the full variant with the SPEC's eq. 11, starting from ``--init`` (a checkpoint with
@@ -74,9 +75,10 @@ from ltnet.evaluate import dice_per_label
 from ltnet.io import load_labels
 from ltnet.model import build_models
 from ltnet.segment import predict_field, transfer_labels
-from ltnet.train import load_train_data, train_step
+from ltnet.train import train_step
+from ltnet.trainset import load_train_data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ preparation cache once, then times ``ltnet segment`` as a user runs it:
 - one process over N scans, and two processes with ``--shard 0/2`` and ``--shard 1/2`` at once;
 - the peak resident memory of one process over 5 scans and over N.
 
-    python bench/segment_scale.py --scans 20
+    python -m bench.investigations.segment_scale --scans 20
 
 Writes ``bench/out/segment_scale/report.json`` and prints a table. Preparation (ANTs) is taken
 from the cache in the timed runs, so the figures are reading, network, label transfer, writing.
@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
 
 MEASURE = (

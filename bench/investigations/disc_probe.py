@@ -1,6 +1,7 @@
 """What has a trained LT-Net discriminator learned, and does its generator still look at the image?
 
-    python bench/disc_probe.py [--profile cpu] [--rows ladder-gan-s0 ladder-cycle-s0 ladder-full-s0]
+    python -m bench.investigations.disc_probe [--profile cpu] \
+        [--rows ladder-gan-s0 ladder-cycle-s0 ladder-full-s0]
 
 For each benchmark run with L_GAN (``bench/out/accuracy/<profile>/runs/<row>``), on the working
 grid of the pool's scans, the mean of the discriminator's patch scores (LSGAN: 1 real, 0 synthetic)
@@ -30,12 +31,9 @@ import argparse
 import itertools
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def field_dependence(fields: list[torch.Tensor]) -> tuple[float, float]:
@@ -46,15 +44,14 @@ def field_dependence(fields: list[torch.Tensor]) -> tuple[float, float]:
 
 
 def main() -> int:
-    from accuracy import REPO, Bench
-
+    from bench.accuracy import REPO, Bench
     from ltnet.cache import PrepCache
     from ltnet.checkpoint import checkpoint_config, load_checkpoint
     from ltnet.io import atomic_write_text
     from ltnet.losses import lncc_loss
     from ltnet.model import build_models
     from ltnet.prepare import PrepConfig
-    from ltnet.train import load_train_data
+    from ltnet.trainset import load_train_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
