@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ltnet.config import TrainConfig
+from ltnet.config import SegmentConfig, TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io import load_image
 from ltnet.prepare import normalize_intensity
@@ -57,7 +57,8 @@ def run(toy_data, tmp_path_factory):
 
 def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
     images, labels = toy_data
-    written = segment_with(run, images[1:3], tmp_path, save_field=True, save_warped=True)
+    cfg = SegmentConfig(save_field=True, save_warped=True)
+    written = segment_with(run, images[1:3], tmp_path, cfg=cfg)
     assert {p.name for p in written} == {
         f"sub-0{i}_{k}.nii.gz" for i in (2, 3) for k in ("labels", "field", "warped")
     } | {"sub-02_segment.json", "sub-03_segment.json"}
@@ -66,6 +67,7 @@ def test_segment_writes_labels_with_the_input_header(run, toy_data, tmp_path):
         record["image"] == str(images[1].resolve()) and record["outputs"]["labels"] == "sub-02_labels.nii.gz"
     )
     assert record["affine_only"] is False and record["seconds"] > 0
+    assert record["config"] == cfg.to_dict()  # the options it was segmented with
     src = nib.load(images[1])
     out = nib.load(tmp_path / "sub-02_labels.nii.gz")
     np.testing.assert_array_equal(out.affine, src.affine)
@@ -157,3 +159,17 @@ def test_bad_scan_in_a_worker_is_one_clean_error(run, toy_data, tmp_path):
     with pytest.raises(LtnetError) as e:
         segment_with(run, [toy_data[0][1], bad], tmp_path / "out", workers=1)
     assert "broken.nii.gz: cannot read" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("interp", "cubic", "unknown interpolation 'cubic'"),
+        ("adapt_mode", "both", "unknown adaptation 'both'"),
+        ("adapt_steps", -1, "adapt_steps must be 0 or more"),
+        ("adapt_lr", 0.0, "adapt_lr must be positive"),
+    ],
+)
+def test_segment_config_refuses_bad_values(field, value, message):
+    with pytest.raises(LtnetError, match=message):
+        SegmentConfig(**{field: value})

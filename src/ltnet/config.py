@@ -199,3 +199,35 @@ PAPER_RECIPE: dict[str, Any] = {
     "r1_gamma": 0.0,
     "ema_decay": 0.0,
 }
+
+
+INTERP_MODES = ("linear", "nearest")
+ADAPT_MODES = ("field", "weights")
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """How ``segment`` carries the atlas to each scan; saved in every ``<subject>_segment.json``."""
+
+    interp: str = "linear"  # label warping: one-hot trilinear + argmax, or nearest neighbour
+    save_field: bool = False  # also write <subject>_field: RAS mm from each voxel to its atlas point
+    save_warped: bool = False  # also write <subject>_warped: the atlas image on the scan's grid
+    save_qc: bool = False  # also run G_B and write <subject>_qc: the cycle error in mm
+    adapt_steps: int = 0  # test-time adaptation steps on each (atlas, scan) pair; 0: off
+    adapt_mode: str = "field"  # what adaptation optimises: the field, or a copy of G_F's weights
+    adapt_lr: float | None = None  # None: the mode's default
+
+    def __post_init__(self) -> None:
+        if self.interp not in INTERP_MODES:
+            expected = ", ".join(INTERP_MODES)
+            raise LtnetError(f"unknown interpolation {self.interp!r}: expected one of {expected}")
+        if self.adapt_mode not in ADAPT_MODES:
+            expected = ", ".join(ADAPT_MODES)
+            raise LtnetError(f"unknown adaptation {self.adapt_mode!r}: expected one of {expected}")
+        if self.adapt_steps < 0:
+            raise LtnetError(f"adapt_steps must be 0 or more, got {self.adapt_steps}")
+        if self.adapt_lr is not None and not self.adapt_lr > 0:
+            raise LtnetError(f"adapt_lr must be positive, got {self.adapt_lr}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

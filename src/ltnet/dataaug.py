@@ -350,45 +350,24 @@ def segment_dataaug(
     overwrite: bool = False,
 ) -> list[Path]:
     """Segment each input with the segmenter on the working grid; write ``<subject>_labels<ext>``
-    (and a ``_segment.json`` record) on the input's own grid, like ``ltnet segment``."""
-    from ltnet.io import load_image, save_like, subject_names
+    (and a ``_segment.json`` record) on the input's own grid, like ``ltnet segment`` (the same
+    cohort loop: :func:`ltnet.cohort.for_each_scan`)."""
+    from ltnet.cohort import PreparedScan, for_each_scan
+    from ltnet.io import save_like
     from ltnet.io.image import label_dtype
-    from ltnet.io.naming import split_ext
-    from ltnet.prepare import to_working_grid
     from ltnet.segment import labels_to_native
 
-    paths = [Path(p) for p in inputs]
-    names = subject_names(paths)
-    out_dir = ensure_writable_dir(out_dir)
     atlas = model.atlas
     ids = np.asarray(atlas.label_ids)
     device = next(model.net.parameters()).device
-    written = []
-    items = list(zip(paths, names, strict=True))
-    if progress:
-        from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="segment", unit="scan", dynamic_ncols=True)
-    for path, name in items:
-        target = out_dir / f"{name}_labels{split_ext(path)[1]}"
-        record = out_dir / f"{name}_segment.json"
-        if target.exists() and record.exists() and not overwrite:
-            written += [target, record]
-            continue
-        vol = load_image(path)
-        prepared = to_working_grid(vol, atlas.image, atlas.labels, atlas.affine, model.prep, cache)
-        t0 = time.perf_counter()
-        img = torch.from_numpy(np.ascontiguousarray(prepared.image, dtype=np.float32))[None, None].to(device)
+    def process(item: PreparedScan, out: dict[str, Path]) -> dict:
+        img = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(device)
         on_grid = ids[segment_volume(model.net, img, model.config.seg_dims).cpu().numpy()].astype(np.int32)
-        native = labels_to_native(on_grid, atlas.affine, prepared.transform, vol)
-        written.append(save_like(native, vol, target, dtype=label_dtype(ids)))
-        rec = {
-            "subject": name,
-            "image": str(path.resolve()),
-            "outputs": {"labels": target.name},
-            "method": "dataaug",
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        atomic_write_text(record, json.dumps(rec, indent=2) + "\n")
-        written.append(record)
-    return written
+        native = labels_to_native(on_grid, atlas.affine, item.transform, item.volume)
+        save_like(native, item.volume, out["labels"], dtype=label_dtype(ids))
+        return {"method": "dataaug"}
+
+    return for_each_scan(
+        inputs, out_dir, ["labels"], atlas, model.prep, process, cache, overwrite=overwrite, progress=progress
+    )

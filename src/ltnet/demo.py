@@ -69,7 +69,7 @@ def run_demo(
     from ltnet.atlas import load_atlas, select_atlas
     from ltnet.cache import PrepCache
     from ltnet.checkpoint import checkpoint_config, load_checkpoint
-    from ltnet.config import NetConfig, TrainConfig
+    from ltnet.config import NetConfig, SegmentConfig, TrainConfig
     from ltnet.evaluate import evaluate_files, write_evaluation
     from ltnet.io import expand_inputs
     from ltnet.prepare import PrepConfig
@@ -108,10 +108,19 @@ def run_demo(
         else:
             trained = load_trained(model_dir, dev)
             the_atlas, the_prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
+        cfg = SegmentConfig(adapt_steps=adapt_steps)
         segment_files(
-            the_atlas, the_prep, model, test, labels_dir, cache=cache, amp=amp, progress=not quiet,
-            workers=1, adapt_steps=adapt_steps,
-        )  # fmt: skip
+            the_atlas,
+            the_prep,
+            model,
+            test,
+            labels_dir,
+            cfg,
+            cache=cache,
+            amp=amp,
+            progress=not quiet,
+            workers=1,
+        )
         result = evaluate_files(expand_inputs([labels_dir], stem_suffix="_labels"), test_truth)
         write_evaluation(result, out / f"scores{name}")
         return float(result.to_json()["summary"]["mean"])

@@ -8,9 +8,7 @@ scan is the special case of an identity map on the atlas grid.
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,19 +19,16 @@ import torch
 from ltnet.atlas import Atlas
 from ltnet.cache import PrepCache
 from ltnet.checkpoint import checkpoint_config, generator_state, load_checkpoint
-from ltnet.config import TrainConfig
+from ltnet.cohort import PreparedScan, for_each_scan
+from ltnet.config import INTERP_MODES, SegmentConfig, TrainConfig
 from ltnet.errors import LtnetError
-from ltnet.io import Volume, load_image, load_mask, pair_masks, save_like, subject_names
-from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
+from ltnet.io import Volume, save_like
 from ltnet.io.image import label_dtype
-from ltnet.io.naming import split_ext
 from ltnet.io.resample import apply_affine, grid_coords, resample_labels, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
-from ltnet.prepare import PrepConfig, to_working_grid
+from ltnet.prepare import PrepConfig
 from ltnet.runtime import autocast_context
 from ltnet.trilinear import voxel_coords
-
-INTERP_MODES = ("linear", "nearest")
 
 
 @dataclass(frozen=True)
@@ -224,61 +219,13 @@ def _native_region(
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """One scan read and prepared (in a DataLoader worker), ready for the network."""
-
-    index: int
-    volume: Volume
-    image: np.ndarray
-    transform: np.ndarray
-
-
-class _ScanDataset(torch.utils.data.Dataset):
-    """Reading and preparation of each scan: the part that overlaps with the network."""
-
-    def __init__(self, items: list[tuple[int, Path, Path | None]], atlas: Atlas, prep: PrepConfig, cache):
-        self.items, self.atlas, self.prep, self.cache = items, atlas, prep, cache
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> _Loaded | LtnetError:
-        index, path, mask_path = self.items[i]
-        a = self.atlas
-        try:
-            vol = load_image(path)
-            mask = load_mask(mask_path, vol) if mask_path else None
-            p = to_working_grid(vol, a.image, a.labels, a.affine, self.prep, self.cache, mask, a.skull)
-        except LtnetError as e:  # handed back as a value: a worker's raise would carry its traceback
-            return e
-        return _Loaded(index, vol, p.image, p.transform)
-
-
-def _as_is(x):  # DataLoader would turn arrays into tensors; the network wants them as they are
-    return x
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"i/n"`` (0 <= i < n) -> (i, n): this process's share of a folder."""
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise LtnetError(f"--shard {text!r}: expected i/n, for example 0/4") from None
-    if not 0 <= i < n:
-        raise LtnetError(f"--shard {text!r}: expected 0 <= i < n")
-    return i, n
-
-
 def segment_files(
     atlas: Atlas,
     prep: PrepConfig,
     model: LTNet | None,
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
-    save_field: bool = False,
-    save_warped: bool = False,
-    interp: str = "linear",
+    cfg: SegmentConfig | None = None,
     cache: PrepCache | None = None,
     masks: Sequence[str | os.PathLike] | None = None,
     amp: bool = True,
@@ -286,105 +233,65 @@ def segment_files(
     overwrite: bool = False,
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
-    adapt_steps: int = 0,
-    adapt_mode: str = "field",
-    save_qc: bool = False,
-    adapt_lr: float | None = None,
 ) -> list[Path]:
-    """Segment each input file and write ``<subject>_labels<ext>`` (plus optional field and warped
-    atlas) into ``out_dir``, on the input's own grid with its format, affine and header.
+    """Segment each input file and write ``<subject>_labels<ext>`` (with ``cfg``'s field, warped
+    atlas and QC map) into ``out_dir``, on the input's own grid with its format, affine and header.
 
-    ``model`` None transfers labels through the affine alone. A subject whose outputs all exist is
-    skipped unless ``overwrite``: outputs are written atomically, so an existing file is complete,
-    and an interrupted run picks up where it stopped. Scans stream: ``workers`` DataLoader
-    processes read and prepare the next scans while the network runs on this one, and memory holds
-    a few scans whatever the folder's size. ``shard`` (i, n): this call takes every n-th scan from
-    the i-th, so n processes (or GPUs) split one folder without doing any scan twice.
+    ``model`` None transfers labels through the affine alone. ``cfg`` (default
+    :class:`~ltnet.config.SegmentConfig`): the interpolation, the extra outputs and test-time
+    adaptation (``adapt_steps`` > 0 refines each field on its own pair first, :mod:`ltnet.adapt`).
+    ``save_qc`` runs G_B as well and writes ``<subject>_qc<ext>``, the cycle error
+    |dpF(t) + dpB(t + dpF(t))| in mm on the input's grid, with its mean inside each transferred
+    structure in the subject's JSON record. The record (``<subject>_segment.json``) also holds
+    ``cfg``, and the forward field's folding and log-Jacobian spread over the transferred brain.
 
-    ``adapt_steps`` > 0 refines each field on its own pair first (:mod:`ltnet.adapt`, ``adapt_mode``
-    ``field`` or ``weights``; ``adapt_lr`` None: that mode's default). ``save_qc`` runs G_B as well
-    and writes ``<subject>_qc<ext>``, the cycle error |dpF(t) + dpB(t + dpF(t))| in mm on the
-    input's grid, with its mean inside each transferred structure in the subject's JSON record.
-    The record also holds the forward field's folding and log-Jacobian spread over the transferred
-    brain.
+    Skipping finished subjects (unless ``overwrite``), ``workers``, ``shard`` and ``progress``:
+    :func:`ltnet.cohort.for_each_scan`.
     """
-    if save_qc and (model is None or model.g_b is None):
+    cfg = cfg or SegmentConfig()
+    if cfg.save_qc and (model is None or model.g_b is None):
         raise LtnetError(
             "--save-qc needs a model with a backward generator (not voxelmorph/gan, not --affine-only)"
         )
-    if adapt_steps and model is None:
+    if cfg.adapt_steps and model is None:
         raise LtnetError("--adapt-steps needs a model (not --affine-only)")
-    paths = [Path(p) for p in inputs]
-    names = subject_names(paths)
-    mask_paths = pair_masks(paths, [Path(m) for m in masks] if masks else None)
-    out_dir = ensure_writable_dir(out_dir)
     dtype = label_dtype(np.asarray(atlas.label_ids))
-    i, n = shard
+    kinds = ["labels", *(["field"] if cfg.save_field else []), *(["warped"] if cfg.save_warped else [])]
+    kinds += ["qc"] if cfg.save_qc else []
 
-    kinds = ["labels", *(["field"] if save_field else []), *(["warped"] if save_warped else [])]
-    kinds += ["qc"] if save_qc else []
-
-    def outputs(k: int) -> dict[str, Path]:
-        ext = split_ext(paths[k])[1]
-        files = {kind: out_dir / f"{names[k]}_{kind}{ext}" for kind in kinds}
-        return {**files, "record": out_dir / f"{names[k]}_segment.json"}
-
-    mine = range(i, len(paths), n)
-    done = [k for k in mine if not overwrite and all(p.exists() for p in outputs(k).values())]
-    written = [p for k in done for p in outputs(k).values()]
-    todo = [(k, paths[k], mask_paths[k]) for k in mine if k not in done]
-    loader = torch.utils.data.DataLoader(
-        _ScanDataset(todo, atlas, prep, cache),
-        batch_size=None,
-        num_workers=workers,
-        collate_fn=_as_is,
-        prefetch_factor=2 if workers else None,
-    )
-    items = loader
-    if progress:
-        from tqdm.auto import tqdm
-
-        items = tqdm(loader, desc="segment", unit="scan", dynamic_ncols=True, total=len(todo))
-    for item in items:
-        if isinstance(item, LtnetError):
-            raise item
-        vol, out = item.volume, outputs(item.index)
-        t0 = time.perf_counter()
+    def process(item: PreparedScan, out: dict[str, Path]) -> dict:
+        vol = item.volume
         dp = predict_field(model, atlas, item.image, amp) if model is not None else None
-        extra: dict = {}
-        if dp is not None and adapt_steps:
+        extra: dict = {"affine_only": model is None, "config": cfg.to_dict()}
+        if dp is not None and cfg.adapt_steps:
             from ltnet.adapt import adapt
 
             y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
-            r = adapt(model, atlas.image_tensor(dp.device), y, adapt_steps, adapt_mode, adapt_lr, dp0=dp)
+            r = adapt(
+                model, atlas.image_tensor(dp.device), y, cfg.adapt_steps, cfg.adapt_mode, cfg.adapt_lr, dp0=dp
+            )
             dp = r.dp
             extra["adapt"] = {
-                "steps": adapt_steps,
-                "mode": adapt_mode,
+                "steps": cfg.adapt_steps,
+                "mode": cfg.adapt_mode,
                 "lr": r.lr,
                 "loss_before": r.loss_before,
                 "loss_after": r.loss_after,
             }
-        seg = to_native(atlas, dp, item.transform, vol, interp, with_extras=save_field or save_warped)
-        written.append(save_like(seg.labels, vol, out["labels"], dtype=dtype))
+        with_extras = cfg.save_field or cfg.save_warped
+        seg = to_native(atlas, dp, item.transform, vol, cfg.interp, with_extras=with_extras)
+        save_like(seg.labels, vol, out["labels"], dtype=dtype)
         for kind, data in (("field", seg.field_mm), ("warped", seg.warped)):
             if kind in out and data is not None:
-                written.append(save_like(data, vol, out[kind], dtype=np.float32))
+                save_like(data, vol, out[kind], dtype=np.float32)
         if dp is not None:
             extra["deformation"] = field_metrics(atlas, dp)
-        if save_qc and dp is not None:
+        if cfg.save_qc and dp is not None:
             qc = cycle_error_native(model, atlas, dp, item.transform, vol, amp)
-            written.append(save_like(qc, vol, out["qc"], dtype=np.float32))
+            save_like(qc, vol, out["qc"], dtype=np.float32)
             extra["qc"] = qc_scores(qc, seg.labels, atlas.label_ids)
-        record = {
-            "subject": names[item.index],
-            "image": str(paths[item.index].resolve()),
-            "mask": str(Path(mask_paths[item.index]).resolve()) if mask_paths[item.index] else None,
-            "outputs": {kind: out[kind].name for kind in kinds},
-            "affine_only": model is None,
-            "seconds": round(time.perf_counter() - t0, 3),  # network and transfer, after preparation
-            **extra,
-        }
-        atomic_write_text(out["record"], json.dumps(record, indent=2) + "\n")
-        written.append(out["record"])
-    return written
+        return extra
+
+    return for_each_scan(
+        inputs, out_dir, kinds, atlas, prep, process, cache, masks, overwrite, workers, shard, progress
+    )

@@ -118,8 +118,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ltnet.cohort import parse_shard
+    from ltnet.config import SegmentConfig
     from ltnet.io import expand_inputs
-    from ltnet.segment import load_trained, parse_shard, segment_files
+    from ltnet.segment import load_trained, segment_files
 
     if args.workers < 0:
         raise LtnetError(f"--workers {args.workers}: expected 0 or more")
@@ -148,9 +150,15 @@ def run(args: argparse.Namespace) -> int:
         model,
         expand_inputs(args.images),
         args.out,
-        save_field=args.save_field,
-        save_warped=args.save_warped,
-        interp=args.interp,
+        SegmentConfig(
+            interp=args.interp,
+            save_field=args.save_field,
+            save_warped=args.save_warped,
+            save_qc=args.save_qc,
+            adapt_steps=args.adapt_steps,
+            adapt_mode=args.adapt or "field",
+            adapt_lr=args.adapt_lr,
+        ),
         cache=prep_cache(args),
         masks=expand_inputs(args.mask) if args.mask else None,
         amp=amp,
@@ -158,10 +166,6 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         workers=args.workers,
         shard=shard,
-        adapt_steps=args.adapt_steps,
-        adapt_mode=args.adapt or "field",
-        save_qc=args.save_qc,
-        adapt_lr=args.adapt_lr,
     )
     for p in written:
         print(p)
