@@ -25,6 +25,8 @@ DEFAULT_LR = {"field": 0.1, "weights": 1e-4}  # field: voxels per step; weights:
 
 @dataclass(frozen=True)
 class AdaptResult:
+    """One pair's adapted field and the pair loss (L_sim + 3 L_smooth) before and after."""
+
     dp: torch.Tensor  # (1, 3, D, H, W) voxels, detached
     loss_before: float
     loss_after: float

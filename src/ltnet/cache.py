@@ -23,6 +23,7 @@ def default_cache_dir() -> Path:
 
 
 def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -31,6 +32,7 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def array_digest(*arrays: np.ndarray) -> str:
+    """SHA-256 (hex) of arrays' dtypes, shapes and values: equal for equal voxels, whatever the file."""
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)

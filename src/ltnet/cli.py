@@ -24,6 +24,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ltnet`` parser, one subcommand a module of :mod:`ltnet.commands`."""
     p = argparse.ArgumentParser(
         prog="ltnet",
         description="One-shot segmentation of 3D scans by label transfer (LT-Net, CVPR 2020): learn dense "
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``ltnet`` command; its exit code (2 on bad input, with one line on stderr)."""
     args = build_parser().parse_args(argv)
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:

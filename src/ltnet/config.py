@@ -45,6 +45,7 @@ VARIANTS: dict[str, Variant] = {
 
 
 def get_variant(name: str) -> Variant:
+    """The ladder row called ``name``; an unknown name is an LtnetError listing the known ones."""
     if name not in VARIANTS:
         raise LtnetError(f"unknown variant {name!r}: expected one of {', '.join(VARIANTS)}")
     return VARIANTS[name]

@@ -307,6 +307,8 @@ def train_dataaug(
 
 @dataclass(frozen=True)
 class DataAugModel:
+    """A trained DataAug segmenter with its config, atlas and preparation (what segmenting needs)."""
+
     config: DataAugConfig
     net: nn.Module
     atlas: Atlas
@@ -314,6 +316,7 @@ class DataAugModel:
 
 
 def load_dataaug(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> DataAugModel:
+    """The DataAug model of a run folder (or its ``dataaug.pt``), on ``device``, in eval mode."""
     p = Path(run_dir)
     state = load_checkpoint(p / MODEL_NAME if p.is_dir() else p)
     try:

@@ -39,6 +39,8 @@ OUTPUTS = (
 
 @dataclass(frozen=True)
 class DemoResult:
+    """What the demo measured (mean Dice over the held-out subjects) and where its report is."""
+
     report: Path
     dice: float  # mean over held-out subjects after the demo's training
     dice_affine: float
@@ -64,6 +66,8 @@ def run_demo(
     overwrite: bool = False,
     use_shipped: bool = True,
 ) -> DemoResult:
+    """Run the demo into ``out`` (see the module's docstring): ``steps`` training steps, from the
+    shipped model when ``use_shipped`` and there is one. An earlier demo there needs ``overwrite``."""
     import torch
 
     from ltnet.atlas import load_atlas, select_atlas

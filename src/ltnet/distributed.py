@@ -49,6 +49,7 @@ def from_torchrun(device: torch.device) -> tuple[Dist, torch.device]:
 
 
 def shutdown(d: Dist) -> None:
+    """Leave the process group, if this process joined one."""
     if d.active and dist.is_initialized():
         dist.destroy_process_group()
 
@@ -63,6 +64,7 @@ def broadcast(obj: Any, d: Dist) -> Any:
 
 
 def barrier(d: Dist) -> None:
+    """Wait until every rank gets here (nothing in a plain run)."""
     if d.active:
         dist.barrier()
 

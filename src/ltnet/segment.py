@@ -43,6 +43,8 @@ class TrainedModel:
 
 
 def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> TrainedModel:
+    """A run's generators (its EMA when it kept one) on ``device``, in eval mode, with its configs
+    and atlas. ``run_dir``: a run folder or a checkpoint file."""
     state = load_checkpoint(run_dir)
     cfg = checkpoint_config(state, run_dir)
     model, _ = build_models(cfg, device)

@@ -102,6 +102,7 @@ def make_toy_dataset(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ltnet.toy OUT``: write toy subjects into OUT/images and OUT/labels."""
     p = argparse.ArgumentParser(prog="python -m ltnet.toy", description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="folder to write images/ and labels/ into")
     p.add_argument("--subjects", type=int, default=5)

@@ -30,6 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``path``, then rename it: never half-written."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 
