@@ -171,6 +171,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "[RESULTS-cpu-cuda.md](RESULTS-cpu-cuda.md), kept apart from these tables.",
         ]
     lines += recipe_section()
+    lines += ingredient_section()
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -313,7 +314,7 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         "seconds only between rows of one kind (vxm-300 also shared the machine with a test run).",
         "",
         "| screen | variant | steps | what differs from the paper's recipe | Dice | Δ vs VoxelMorph "
-        "| improved | |dpF| | s / step |",
+        "| improved | \\|dpF\\| | s / step |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in recs:
@@ -337,6 +338,61 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
             f"| {_f(r['dice']['mean'])} | {delta} | {improved} | {_f(r['dice']['dpF_mean_abs'])} "
             f"| {secs:.2f} |"
         )
+    return lines
+
+
+# issue 30's evidence: the paper's recipe, then one ingredient at a time (300-step screens, one seed);
+# warm-up and ramp are 100 + 100 steps here, so that the cycle terms reach their full weight in 300
+INGREDIENTS = (  # (screen, what it adds, the screen it adds to)
+    ("paper-300", "the paper's recipe (eq. 11), atlas left out of D's real images", None),
+    ("paper-aug-300", "+ DiffAugment on D's real and fake, R1 γ 1", "paper-300"),
+    ("paper-aug-gan0.01-300", "+ λ_GAN 1 → 0.01", "paper-aug-300"),
+    ("paper-aug-gan0.01-cyc0.01-300", "+ cycle family × 0.01", "paper-aug-gan0.01-300"),
+    (
+        "paper-aug-gan0.01-cyc0.01-sched-300",
+        "+ warm-up 100 and ramp 100 steps",
+        "paper-aug-gan0.01-cyc0.01-300",
+    ),
+    ("ltnet-noema-300", "+ G_B's own L_sim on real pairs", "paper-aug-gan0.01-cyc0.01-sched-300"),
+    ("ltnet-300", "+ EMA 0.99 of the generators", "ltnet-noema-300"),
+    ("ltnet-noema-nogan-300", "λ_GAN 0.01 → 0 (no D): ltnet's default recipe", "ltnet-noema-300"),
+)
+
+
+def ingredient_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """The paper's recipe with one ingredient added at a time (issue 30), from the screens' records:
+    Dice, the paired change from the step before, the gap to VoxelMorph and the field's size."""
+    recs = {f.stem: json.loads(f.read_text()) for f in screen_dir.glob("*.json")}
+    steps = [(tag, what, base, recs[tag]) for tag, what, base in INGREDIENTS if tag in recs]
+    vxm = recs.get("vxm-noema-300")
+    if not steps or vxm is None:
+        return []
+    lines = [
+        "",
+        "### One ingredient at a time",
+        "",
+        "The screens above in the order of issue 30, each adding one ingredient to the screen it "
+        "builds on (300 steps, seed 0, working-grid Dice; VoxelMorph's screen: "
+        f"{_f(vxm['dice']['mean'])}). Δ: paired per subject, mean (std), and subjects improved.",
+        "",
+        "| screen | adds | Dice | Δ vs the screen it builds on | improved | Δ vs VoxelMorph | improved "
+        "| end mean \\|dpF\\| |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for tag, what, base, r in steps:
+        subj = r["dice"]["subjects"]
+        d_prev, i_prev = ("-", "-")
+        if base in recs:
+            before = recs[base]["dice"]["subjects"]
+            d_prev, i_prev = _delta_cells([subj[n] - before[n] for n in subj if n in before])
+        d_vxm, i_vxm = _delta_cells([subj[n] - vxm["dice"]["subjects"][n] for n in subj])
+        lines.append(
+            f"| {tag} | {what} | {_f(r['dice']['mean'])} | {d_prev} | {i_prev} | {d_vxm} | {i_vxm} "
+            f"| {_f(r['dice']['dpF_mean_abs'])} |"
+        )
+    missing = [tag for tag, _, _ in INGREDIENTS if tag not in recs]
+    if missing:
+        lines += ["", "Not screened yet: " + ", ".join(f"`{t}`" for t in missing) + "."]
     return lines
 
 
