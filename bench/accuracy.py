@@ -490,8 +490,10 @@ class Bench(RowStore, AntsBaselines):
 
 
 def loss_medians(records: list[dict]) -> dict[str, float]:
-    """Each loss's median over some of a run's log records."""
-    return {k: float(np.median([r[k] for r in records])) for k in records[-1] if k not in ("step", "seconds")}
+    """Each loss's median over some of a run's log records: the keys every record has (the gradient
+    diagnostics, logged every ``--diag-every`` steps, are ``ltnet report``'s to plot)."""
+    keys = [k for k in records[-1] if k not in ("step", "seconds") and all(k in r for r in records)]
+    return {k: float(np.median([r[k] for r in records])) for k in keys}
 
 
 def loss_trajectory(log: list[dict], windows: int = 6) -> list[dict]:

@@ -46,3 +46,10 @@ def test_render_pairs_the_ladder_per_subject(rows, tmp_path):
     # + L_GAN builds on VoxelMorph: +0.04, +0.02, +0.03 -> mean +0.030, 3 of 3 subjects improved
     gan = next(ln for ln in ladder.splitlines() if ln.startswith("| + L_GAN"))
     assert re.search(r"\+0\.030", gan) and "3/3" in gan, gan
+
+
+def test_loss_medians_skip_what_only_some_steps_log():
+    from bench.accuracy import loss_medians
+
+    log = [{"step": s, "sim": -0.1 * s, **({"grad_dpF/sim": 1.0} if s % 2 else {})} for s in range(1, 6)]
+    assert loss_medians(log) == {"sim": pytest.approx(-0.3)}
