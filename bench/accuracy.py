@@ -300,7 +300,9 @@ class Bench(RowStore, AntsBaselines):
         run = self.train_run(tag, variant, seed, pool, steps, extra)
         log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
         seg, ev = self.segment_and_score(
-            f"{self.prefix}{tag}-{steps}", ["segment", "--model", str(run), "--save-warped"], test
+            f"{self.prefix}{tag}-{steps}",
+            ["segment", "--model", str(run), "--save-warped", *self.inference(variant)],
+            test,
         )
         return {
             "dice": ev,
@@ -326,6 +328,23 @@ class Bench(RowStore, AntsBaselines):
         return self.train_and_segment(
             f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
         )
+
+    def inference(self, variant: str) -> list[str]:
+        """The segment flag of this recipe's inference: the paper segments with G_F's field alone
+        (``--forward-only``); ltnet's default uses both directions where there is a G_B."""
+        from ltnet.config import get_variant
+
+        return ["--forward-only"] if self.prefix == "paper-" and get_variant(variant).backward else []
+
+    def row_forward(self, inner: str) -> dict:
+        """``forward-<row>``: the learned row's model segmenting with ``--forward-only`` (G_F's field
+        alone, as the paper segments), beside the row's default (both directions)."""
+        run = self.root / "runs" / f"{self.prefix}{inner}"
+        if not (self.rows / f"{self.prefix}{inner}.json").exists() or not (run / "checkpoint.pt").exists():
+            raise RuntimeError(f"needs the row {self.prefix}{inner} and its model in this checkout first")
+        command = ["segment", "--model", str(run), "--forward-only"]
+        seg, ev = self.segment_and_score(f"{self.prefix}forward-{inner}", command)
+        return {"dice": ev, "seconds_per_subject": self.seg_seconds(seg), "train_seconds": 0.0, "of": inner}
 
     def row_inductive(self, seed: int) -> dict:
         test = self.test_names()
@@ -403,6 +422,7 @@ class Bench(RowStore, AntsBaselines):
     def row_adapt(self, mode: str, steps: int, lr: str | None = None) -> dict:
         """``adapt-<mode>-<steps>[-lr<lr>]``: ladder-full-s0 segmented with test-time adaptation."""
         command = ["segment", "--model", str(self.base_run()), "--adapt-steps", str(steps), "--adapt", mode]
+        command += self.inference("full")
         command += ["--adapt-lr", lr] if lr else []
         tag = f"{self.prefix}adapt-{mode}-{steps}" + (f"-lr{lr}" if lr else "")
         seg, ev = self.segment_and_score(tag, command)
@@ -433,7 +453,9 @@ class Bench(RowStore, AntsBaselines):
 
         test = self.test_names()
         seg, ev = self.segment_and_score(
-            f"{self.prefix}qc", ["segment", "--model", str(self.base_run()), "--save-qc"], test
+            f"{self.prefix}qc",
+            ["segment", "--model", str(self.base_run()), "--save-qc", *self.inference("full")],
+            test,
         )
         pairs = []
         for n in test:
@@ -509,12 +531,14 @@ def row_names(bench: Bench) -> list[str]:
     same learned rows with the paper's recipe (``paper-<row>``)."""
     names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)]]
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
+    learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
     learned += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
     learned += ["diffeo-s0", "inductive-s0", "curve"]
-    return [*names, *learned, "dataaug", "unet", *[f"paper-{n}" for n in learned]]
+    paper = [f"paper-{n}" for n in learned if not n.startswith("forward-")]  # the paper's is forward
+    return [*names, *learned, "dataaug", "unet", *paper]
 
 
 # the rows that train LT-Net or build on its model: each also exists as paper-<row>, the paper's recipe
@@ -533,6 +557,8 @@ def run_row(bench: Bench, row: str) -> dict:
             return run_row(bench, inner)
         finally:
             bench.prefix, bench.recipe = "", ("--recipe", "ltnet")
+    if row.startswith("forward-"):
+        return bench.row_forward(row[len("forward-") :])
     if row == "affine":
         return bench.row_affine()
     if row == "syn":

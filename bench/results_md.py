@@ -172,6 +172,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         ]
     lines += recipe_section()
     lines += ingredient_section()
+    lines += symmetric_section()
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -393,6 +394,33 @@ def ingredient_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     missing = [tag for tag, _, _ in INGREDIENTS if tag not in recs]
     if missing:
         lines += ["", "Not screened yet: " + ", ".join(f"`{t}`" for t in missing) + "."]
+    return lines
+
+
+def symmetric_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """``bench/investigations/symmetric_inference.py``: each screened model with a backward network
+    segmenting with G_F's field alone, with G_B's inverted, and with their mean (segment's default)."""
+    recs = [json.loads(f.read_text()) for f in sorted((screen_dir / "symmetric").glob("*.json"))]
+    if not recs:
+        return []
+    lines = [
+        "",
+        "### Both directions at inference",
+        "",
+        "`python -m bench.investigations.symmetric_inference RUN ...` on the screens' models: G_F's "
+        "field alone (the paper's inference), the inverse of G_B's image-to-atlas field (fixed-point "
+        "iteration, 20 steps), and their mean, which `ltnet segment` uses by default for a model with "
+        "a backward network (`--forward-only`: the paper's). Working-grid Dice; Δ paired per subject.",
+        "",
+        "| screen's model | G_F alone | G_B inverted | mean of both | Δ mean vs G_F | improved |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in recs:
+        d, i = _delta_cells(list(r["symmetric_minus_forward"].values()))
+        lines.append(
+            f"| {Path(r['run']).name} | {_f(r['forward']['mean'])} | {_f(r['backward_inverted']['mean'])} "
+            f"| {_f(r['symmetric']['mean'])} | {d} | {i} |"
+        )
     return lines
 
 

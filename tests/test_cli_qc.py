@@ -96,6 +96,8 @@ def test_qc_needs_a_backward_generator(toy_data, tmp_path, capsys):
     argv = ["segment", "--affine-only", *atlas_args(images[0], labels[0]), "--prealigned", "--no-cache"]
     assert main([*argv, "--images", str(images[1]), "--out", str(tmp_path / "o"), "--save-qc"]) == 2
     assert "--save-qc needs a model" in capsys.readouterr().err
+    assert main([*argv, "--images", str(images[1]), "--out", str(tmp_path / "o"), "--forward-only"]) == 2
+    assert "--forward-only: --affine-only uses no network" in capsys.readouterr().err
     assert (
         main(
             [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ltnet.deformation import cycle_error, deformation_metrics, jacobian_determinant
+from ltnet.deformation import cycle_error, deformation_metrics, inverse_field, jacobian_determinant
 from ltnet.nn import SpatialTransformer
 from ltnet.trilinear import voxel_coords
 
@@ -54,3 +54,21 @@ def test_mutually_inverse_translations_have_zero_cycle_error():
     err = cycle_error(f, -f, warp)
     assert err.shape == (1, 8, 8, 8) and float(err.abs().max()) == 0.0
     assert float(cycle_error(f, f, warp).mean()) == pytest.approx(2.0)
+
+
+def test_inverse_of_a_shift_is_the_opposite_shift():
+    dp = torch.zeros(1, 3, 10, 11, 12)
+    dp[:, 0], dp[:, 2] = 1.5, -0.75
+    torch.testing.assert_close(inverse_field(dp, SpatialTransformer()), -dp)
+
+
+def test_inverse_field_undoes_a_smooth_field():
+    g = torch.Generator().manual_seed(0)
+    coarse = torch.randn(1, 3, 4, 4, 4, generator=g)
+    dp = torch.nn.functional.interpolate(coarse, size=(20, 20, 20), mode="trilinear", align_corners=True)
+    warp = SpatialTransformer()
+    u = inverse_field(dp, warp)
+    inner = (slice(None), slice(None), *(slice(4, -4),) * 3)  # away from the border's clamping
+    # u(t) + dp(t + u(t)) = 0: the cycle error of (u, dp) vanishes, while dp's own is large
+    assert float(cycle_error(u, dp, warp)[inner[:1] + inner[2:]].max()) < 1e-3
+    assert float(dp.norm(dim=1).mean()) > 0.5

@@ -173,3 +173,25 @@ def test_bad_scan_in_a_worker_is_one_clean_error(run, toy_data, tmp_path):
 def test_segment_config_refuses_bad_values(field, value, message):
     with pytest.raises(LtnetError, match=message):
         SegmentConfig(**{field: value})
+
+
+def test_symmetric_inference_uses_both_networks(run, toy_data):
+    trained = load_trained(run)
+    img = normalize_intensity(load_image(toy_data[0][1]).data)
+    forward = predict_field(trained.model, trained.atlas, img, symmetric=False)
+    both = predict_field(trained.model, trained.atlas, img, symmetric=True)
+    assert not torch.allclose(forward, both)
+    # G_B that does nothing (dpR = 0, so its inverse is 0): the mean is half of G_F's field
+    torch.nn.init.zeros_(trained.model.g_b.flow.weight)
+    torch.nn.init.zeros_(trained.model.g_b.flow.bias)
+    half = predict_field(trained.model, trained.atlas, img, symmetric=True)
+    torch.testing.assert_close(half, 0.5 * forward)
+
+
+def test_segment_records_which_fields_it_used(run, toy_data, tmp_path):
+    images, _ = toy_data
+    segment_with(run, images[1:2], tmp_path / "both")
+    segment_with(run, images[1:2], tmp_path / "fwd", cfg=SegmentConfig(symmetric=False))
+    both = json.loads((tmp_path / "both" / "sub-02_segment.json").read_text())
+    fwd = json.loads((tmp_path / "fwd" / "sub-02_segment.json").read_text())
+    assert both["symmetric"] is True and fwd["symmetric"] is False

@@ -64,3 +64,17 @@ def cycle_error(
     _check_field(dp_f)
     _check_field(dp_b)
     return compose(dp_f, dp_b, warp).norm(dim=1)
+
+
+def inverse_field(
+    dp: torch.Tensor, warp: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], iterations: int = 20
+) -> torch.Tensor:
+    """The displacement u (B, 3, D, H, W), in voxels, of the inverse map: ``t + u(t)`` is the point
+    that ``phi(s) = s + dp(s)`` carries to t, so ``u(t) = -dp(t + u(t))``, found by fixed-point
+    iteration from ``-dp`` (it converges where dp's Jacobian stays near the identity, as a smooth
+    registration field's does). A constant shift inverts exactly to its negative."""
+    _check_field(dp)
+    u = -dp
+    for _ in range(iterations):
+        u = -warp(dp, u)
+    return u

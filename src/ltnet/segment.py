@@ -21,6 +21,7 @@ from ltnet.cache import PrepCache
 from ltnet.checkpoint import checkpoint_config, generator_state, load_checkpoint
 from ltnet.cohort import PreparedScan, for_each_scan
 from ltnet.config import INTERP_MODES, SegmentConfig, TrainConfig
+from ltnet.deformation import inverse_field
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, save_like
 from ltnet.io.image import label_dtype
@@ -94,14 +95,26 @@ class Segmentation:
 
 
 @torch.inference_mode()
-def predict_field(model: LTNet, atlas: Atlas, image: np.ndarray, amp: bool = True) -> torch.Tensor:
-    """dpF (1, 3, D, H, W) in working voxels for a prepared image (X, Y, Z) in [0, 1]."""
+@torch.no_grad()
+def predict_field(
+    model: LTNet, atlas: Atlas, image: np.ndarray, amp: bool = True, symmetric: bool = False
+) -> torch.Tensor:
+    """dpF (1, 3, D, H, W) in working voxels for a prepared image (X, Y, Z) in [0, 1].
+
+    ``symmetric`` (models with a backward network): the mean of G_F's field and the inverse of
+    G_B's image-to-atlas field ``dpR = G_B(y, x)``, the two directions as an ensemble (measured in
+    bench/RESULTS.md); G_F's field alone otherwise, as the paper segments."""
     if image.shape != atlas.shape:
         raise ValueError(f"image {image.shape} is not on the atlas grid {atlas.shape}")
     device = next(model.parameters()).device
+    x = atlas.image_tensor(device)
     y = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
     with autocast_context(device, amp):
-        return model.g_f(atlas.image_tensor(device), y).float()
+        dp_f = model.g_f(x, y).float()
+        if not symmetric or model.g_b is None:
+            return dp_f
+        dp_r = model.g_b(y, x).float()
+    return 0.5 * (dp_f + inverse_field(dp_r, model.warp))
 
 
 @torch.inference_mode()
@@ -263,8 +276,9 @@ def segment_files(
 
     def process(item: PreparedScan, out: dict[str, Path]) -> dict:
         vol = item.volume
-        dp = predict_field(model, atlas, item.image, amp) if model is not None else None
-        extra: dict = {"affine_only": model is None, "config": cfg.to_dict()}
+        symmetric = cfg.symmetric and model is not None and model.g_b is not None
+        dp = predict_field(model, atlas, item.image, amp, symmetric) if model is not None else None
+        extra: dict = {"affine_only": model is None, "symmetric": symmetric, "config": cfg.to_dict()}
         if dp is not None and cfg.adapt_steps:
             from ltnet.adapt import adapt
 
