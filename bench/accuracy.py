@@ -184,8 +184,9 @@ class Bench(RowStore, AntsBaselines):
             return
         from ltnet.atlas import load_atlas
         from ltnet.cache import PrepCache
+        from ltnet.config import PrepConfig
         from ltnet.io import atomic_write_text, load_image
-        from ltnet.prepare import PrepConfig, prepare_scan
+        from ltnet.prepare import prepare_scan
 
         f = self.store.parent / f"prep-{self.p.spacing:g}mm.json"
         a = self.atlas()

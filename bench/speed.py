@@ -109,7 +109,7 @@ def work_machine(args: argparse.Namespace) -> dict:
 
 
 def box(spacing: float) -> tuple[int, int, int]:
-    from ltnet.prepare import PrepConfig
+    from ltnet.config import PrepConfig
 
     return tuple(round(n / spacing) for n in PrepConfig().box_mm)
 
@@ -117,8 +117,9 @@ def box(spacing: float) -> tuple[int, int, int]:
 def _atlas_and_scan(spacing: float, workdir: Path, fresh_cache: bool):
     from ltnet.atlas import load_atlas
     from ltnet.cache import PrepCache
+    from ltnet.config import PrepConfig
     from ltnet.io import load_image
-    from ltnet.prepare import PrepConfig, to_working_grid
+    from ltnet.prepare import to_working_grid
 
     atlas_img, atlas_lab, scan = inputs(workdir)
     prep = PrepConfig(spacing=spacing)

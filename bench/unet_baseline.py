@@ -23,10 +23,11 @@ def leave_one_out(bench) -> dict:
 
     from ltnet.atlas import load_atlas
     from ltnet.cache import PrepCache
+    from ltnet.config import PrepConfig
     from ltnet.io import load_image, load_labels, save_like
     from ltnet.io.resample import resample_labels
     from ltnet.labels import EVAL_LABELS
-    from ltnet.prepare import PrepConfig, prepare_scan
+    from ltnet.prepare import prepare_scan
     from ltnet.segment import labels_to_native
 
     bench.pin_preparation()  # the same preparation as every other row

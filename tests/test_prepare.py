@@ -7,9 +7,10 @@ import torch
 
 from ltnet.atlas import Atlas, load_atlas
 from ltnet.cache import PrepCache
+from ltnet.config import PrepConfig
 from ltnet.evaluate import dice_per_label
 from ltnet.io import Volume, load_image, load_labels
-from ltnet.prepare import PrepConfig, prepare_scan, signal_ml, warn_if_skull_differs, working_grid
+from ltnet.prepare import prepare_scan, signal_ml, warn_if_skull_differs, working_grid
 from ltnet.registration import affine_register, ants_matrix_to_ras
 from ltnet.segment import to_native
 from ltnet.toy import template_labels

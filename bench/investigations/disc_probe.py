@@ -47,10 +47,10 @@ def main() -> int:
     from bench.accuracy import REPO, Bench
     from ltnet.cache import PrepCache
     from ltnet.checkpoint import checkpoint_config, load_checkpoint
+    from ltnet.config import PrepConfig
     from ltnet.io import atomic_write_text
     from ltnet.losses import lncc_loss
     from ltnet.model import build_models
-    from ltnet.prepare import PrepConfig
     from ltnet.trainset import load_train_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

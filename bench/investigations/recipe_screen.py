@@ -42,9 +42,10 @@ def load(cache_dir: Path):
     """The atlas, the prepared pool (N, X, Y, Z) and each subject's truth on the working grid."""
     from ltnet.atlas import load_atlas
     from ltnet.cache import PrepCache
+    from ltnet.config import PrepConfig
     from ltnet.io import load_image, load_labels
     from ltnet.io.resample import resample_labels
-    from ltnet.prepare import PrepConfig, prepare_scan
+    from ltnet.prepare import prepare_scan
 
     pins = json.loads((REPO / "bench" / "results" / "prep-2mm.json").read_text())
     assert pins["atlas"] == ATLAS

@@ -69,9 +69,8 @@ def make_model(run: Path) -> None:
 
     from ltnet.atlas import load_atlas
     from ltnet.checkpoint import save_checkpoint
-    from ltnet.config import TrainConfig
+    from ltnet.config import PrepConfig, TrainConfig
     from ltnet.model import build_models
-    from ltnet.prepare import PrepConfig
 
     prep = PrepConfig(spacing=2.0)
     atlas = load_atlas(DATA / "brains/sub-01/brainmask.mgz", DATA / "brains/sub-01/aseg.mgz", prep)

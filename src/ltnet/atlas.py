@@ -14,12 +14,11 @@ import numpy as np
 import torch
 
 from ltnet.cache import PrepCache
+from ltnet.config import DEFAULT_BOX_MM, PrepConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_labels
 from ltnet.io.resample import resample
 from ltnet.prepare import (
-    DEFAULT_BOX_MM,
-    PrepConfig,
     normalize_intensity,
     prepare_atlas_arrays,
     prepare_scan,

@@ -18,11 +18,12 @@ import torch
 
 from ltnet.atlas import Atlas
 from ltnet.cache import PrepCache
+from ltnet.config import PrepConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_mask, pair_masks, subject_names
 from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.io.naming import split_ext
-from ltnet.prepare import PrepConfig, to_working_grid
+from ltnet.prepare import to_working_grid
 
 
 @dataclass(frozen=True)

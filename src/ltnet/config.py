@@ -1,4 +1,6 @@
-"""Configuration as frozen dataclasses. Every checkpoint carries its config as a plain dict."""
+"""Configuration as frozen dataclasses, all in this module: the networks (``NetConfig``), training
+(``TrainConfig`` and its recipes), preparation (``PrepConfig``), segmenting (``SegmentConfig``) and
+DataAug (``DataAugConfig``). Every checkpoint carries its configs as plain dicts."""
 
 from __future__ import annotations
 
@@ -235,3 +237,46 @@ class SegmentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+DEFAULT_BOX_MM = (160.0, 192.0, 160.0)
+
+
+@dataclass(frozen=True)
+class PrepConfig:
+    """How inputs reach the working grid. Saved in every checkpoint; ``segment`` reuses it."""
+
+    spacing: float = 1.0
+    box_mm: tuple[float, float, float] = DEFAULT_BOX_MM
+    prealigned: bool = False  # inputs already on the atlas grid: no registration, no resampling
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PrepConfig:
+        return cls(float(d["spacing"]), tuple(float(v) for v in d["box_mm"]), bool(d["prealigned"]))
+
+
+@dataclass(frozen=True)
+class DataAugConfig:
+    """Everything that decides a DataAug run. Saved in its checkpoint."""
+
+    spatial_steps: int = 1000  # each of G_F and G_B
+    appearance_steps: int = 1000
+    seg_steps: int = 2000
+    seg_dims: int = 2  # 2: U-Net over axial slices (brainstorm's default); 3: a 3D U-Net
+    slices_per_step: int = 8  # 2D: slices of one synthesised volume per step
+    lr: float = 2e-4
+    seg_lr: float = 1e-3
+    lambda_appearance: float = 0.02  # smoothness of the appearance change
+    atlas_fraction: float = 0.1  # share of segmenter steps that see the atlas itself, unchanged
+    seed: int = 0
+    half_res: bool = False  # the spatial models predict their fields at 1/2 resolution (train --half-res)
+    # wall-clock seconds for the whole training: the segmenter stops early once they are spent,
+    # so that DataAug can be given the same budget as another method; None: run every step
+    time_budget: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataAugConfig:
+        return cls(**d)

@@ -34,42 +34,17 @@ from ltnet import losses
 from ltnet.adapt import pair_loss
 from ltnet.atlas import Atlas
 from ltnet.checkpoint import load_checkpoint, save_checkpoint
-from ltnet.config import NetConfig, TrainConfig
+from ltnet.config import DataAugConfig, NetConfig, PrepConfig, TrainConfig
 from ltnet.errors import LtnetError
 from ltnet.io.atomic import atomic_write_text, ensure_writable_dir
 from ltnet.nn import SpatialTransformer, VxmUNet
 from ltnet.nn.padding import crop_to, pad_to_multiple
-from ltnet.prepare import PrepConfig
 from ltnet.runtime import progress_steps
 from ltnet.segment import load_trained, transfer_labels
 from ltnet.train import train
 from ltnet.trainset import TrainData
 
 MODEL_NAME = "dataaug.pt"
-
-
-@dataclass(frozen=True)
-class DataAugConfig:
-    """Everything that decides a DataAug run. Saved in its checkpoint."""
-
-    spatial_steps: int = 1000  # each of G_F and G_B
-    appearance_steps: int = 1000
-    seg_steps: int = 2000
-    seg_dims: int = 2  # 2: U-Net over axial slices (brainstorm's default); 3: a 3D U-Net
-    slices_per_step: int = 8  # 2D: slices of one synthesised volume per step
-    lr: float = 2e-4
-    seg_lr: float = 1e-3
-    lambda_appearance: float = 0.02  # smoothness of the appearance change
-    atlas_fraction: float = 0.1  # share of segmenter steps that see the atlas itself, unchanged
-    seed: int = 0
-    half_res: bool = False  # the spatial models predict their fields at 1/2 resolution (train --half-res)
-    # wall-clock seconds for the whole training: the segmenter stops early once they are spent,
-    # so that DataAug can be given the same budget as another method; None: run every step
-    time_budget: float | None = None
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DataAugConfig:
-        return cls(**d)
 
 
 def appearance_net() -> nn.Module:

@@ -73,10 +73,9 @@ def run_demo(
     from ltnet.atlas import load_atlas, select_atlas
     from ltnet.cache import PrepCache
     from ltnet.checkpoint import checkpoint_config, load_checkpoint
-    from ltnet.config import NetConfig, SegmentConfig, TrainConfig
+    from ltnet.config import NetConfig, PrepConfig, SegmentConfig, TrainConfig
     from ltnet.evaluate import evaluate_files, write_evaluation
     from ltnet.io import expand_inputs
-    from ltnet.prepare import PrepConfig
     from ltnet.report import build_report
     from ltnet.segment import load_trained, segment_files
     from ltnet.train import train

@@ -10,33 +10,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ltnet.cache import PrepCache, array_digest, file_digest
+from ltnet.config import PrepConfig
 from ltnet.io.image import Volume
 from ltnet.io.resample import box_affine, resample, resample_labels
 
 PREP_VERSION = "1"
-DEFAULT_BOX_MM = (160.0, 192.0, 160.0)
 REGISTRATION_SPACING = 2.0  # affine registration never runs finer than this: it is the slow part
-
-
-@dataclass(frozen=True)
-class PrepConfig:
-    """How inputs reach the working grid. Saved in every checkpoint; ``segment`` reuses it."""
-
-    spacing: float = 1.0
-    box_mm: tuple[float, float, float] = DEFAULT_BOX_MM
-    prealigned: bool = False  # inputs already on the atlas grid: no registration, no resampling
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PrepConfig:
-        return cls(float(d["spacing"]), tuple(float(v) for v in d["box_mm"]), bool(d["prealigned"]))
 
 
 def normalize_intensity(data: np.ndarray, lower: float = 0.5, upper: float = 99.5) -> np.ndarray:

@@ -20,14 +20,13 @@ from ltnet.atlas import Atlas
 from ltnet.cache import PrepCache
 from ltnet.checkpoint import checkpoint_config, generator_state, load_checkpoint
 from ltnet.cohort import PreparedScan, for_each_scan
-from ltnet.config import INTERP_MODES, SegmentConfig, TrainConfig
+from ltnet.config import INTERP_MODES, PrepConfig, SegmentConfig, TrainConfig
 from ltnet.deformation import inverse_field
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, save_like
 from ltnet.io.image import label_dtype
 from ltnet.io.resample import apply_affine, grid_coords, resample_labels, sample_at, sample_labels
 from ltnet.model import LTNet, build_models
-from ltnet.prepare import PrepConfig
 from ltnet.runtime import autocast_context
 from ltnet.trilinear import voxel_coords
 

@@ -19,10 +19,11 @@ import numpy as np
 
 from ltnet.atlas import Atlas, load_atlas
 from ltnet.cache import PrepCache, array_digest
+from ltnet.config import PrepConfig
 from ltnet.distributed import Dist, broadcast
 from ltnet.errors import LtnetError
 from ltnet.io import load_image, load_mask, pair_masks
-from ltnet.prepare import PrepConfig, to_working_grid
+from ltnet.prepare import to_working_grid
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ltnet.dataaug import DataAugConfig, train_dataaug
+    from ltnet.config import DataAugConfig
+    from ltnet.dataaug import train_dataaug
     from ltnet.io import expand_inputs
     from ltnet.trainset import load_train_data
 

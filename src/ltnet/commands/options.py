@@ -26,7 +26,7 @@ def pick_device(name: str):
 
 def prep_config(args: argparse.Namespace):
     """The PrepConfig of --spacing, --box and --prealigned (defaults where not given)."""
-    from ltnet.prepare import PrepConfig
+    from ltnet.config import PrepConfig
 
     # not given (None): PrepConfig's defaults; segment --model refuses them given
     grid = {"spacing": args.spacing, "box_mm": None if args.box is None else tuple(args.box)}
