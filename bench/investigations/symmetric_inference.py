@@ -23,16 +23,8 @@ from bench.investigations.recipe_screen import NAMES, REPO, load
 
 
 @torch.inference_mode()
-def inverse(dp: torch.Tensor, warp, iterations: int = 20) -> torch.Tensor:
-    """The displacement u (1, 3, D, H, W) of (id + dp)^-1: u(p) = -dp(p + u(p))."""
-    u = -dp
-    for _ in range(iterations):
-        u = -warp(dp, u)
-    return u
-
-
-@torch.inference_mode()
 def main() -> int:
+    from ltnet.deformation import inverse_field
     from ltnet.evaluate import dice_per_label
     from ltnet.labels import EVAL_LABELS
     from ltnet.segment import load_trained, predict_field, transfer_labels
@@ -56,7 +48,7 @@ def main() -> int:
             dp_f = predict_field(model, atlas, img)
             y = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))[None, None]
             dp_r = model.g_b(y, x).float()
-            u = inverse(dp_r, model.warp, args.iterations)
+            u = inverse_field(dp_r, model.warp, args.iterations)
             # how well u inverts dpR: |u + dpR(p + u)|, voxels
             residual.append(float((u + model.warp(dp_r, u)).norm(dim=1).mean()))
             for key, dp in (("forward", dp_f), ("backward_inverted", u), ("symmetric", 0.5 * (dp_f + u))):

@@ -273,11 +273,13 @@ def segment_files(
     kinds = ["labels", *(["field"] if cfg.save_field else []), *(["warped"] if cfg.save_warped else [])]
     kinds += ["qc"] if cfg.save_qc else []
 
+    symmetric = cfg.symmetric and model is not None and model.g_b is not None
+    record = {"affine_only": model is None, "symmetric": symmetric, "config": cfg.to_dict()}
+
     def process(item: PreparedScan, out: dict[str, Path]) -> dict:
         vol = item.volume
-        symmetric = cfg.symmetric and model is not None and model.g_b is not None
         dp = predict_field(model, atlas, item.image, amp, symmetric) if model is not None else None
-        extra: dict = {"affine_only": model is None, "symmetric": symmetric, "config": cfg.to_dict()}
+        extra: dict = dict(record)
         if dp is not None and cfg.adapt_steps:
             from ltnet.adapt import adapt
 

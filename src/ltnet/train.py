@@ -14,6 +14,7 @@ import json
 import os
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -353,11 +354,11 @@ class CollapseWatch:
 
     def __init__(self, cfg: TrainConfig) -> None:
         self.start = cfg.warmup_steps + cfg.ramp_steps + 50
-        self.recent: list[float] = []
+        self.recent: deque[float] = deque(maxlen=COLLAPSE_WINDOW)
         self.warned = False
 
     def __call__(self, step: int, dpf_abs: float) -> None:
-        self.recent = [*self.recent[-(COLLAPSE_WINDOW - 1) :], dpf_abs]
+        self.recent.append(dpf_abs)
         if self.warned or step < self.start or len(self.recent) < COLLAPSE_WINDOW:
             return
         median = float(np.median(self.recent))
