@@ -331,11 +331,30 @@ class Bench(RowStore, AntsBaselines):
         )
 
     def inference(self, variant: str) -> list[str]:
-        """The segment flag of this recipe's inference: the paper segments with G_F's field alone
-        (``--forward-only``); ltnet's default uses both directions where there is a G_B."""
+        """The segment flags of the network rows: labels from the working grid, no refinement on a
+        finer grid (``--refine-spacing off``: the rows measure the network, as before segment
+        refined); and the recipe's directions: the paper segments with G_F's field alone
+        (``--forward-only``), ltnet's default uses both directions where there is a G_B."""
         from ltnet.config import get_variant
 
-        return ["--forward-only"] if self.prefix == "paper-" and get_variant(variant).backward else []
+        paper = self.prefix == "paper-" and get_variant(variant).backward
+        return ["--refine-spacing", "off", *(["--forward-only"] if paper else [])]
+
+    def row_segment_default(self, fast: bool) -> dict:
+        """Issue 31: ``default`` is ``ltnet segment --model`` with no extra flag on ladder-full-s0's
+        model (its atlas files given, because that model predates checkpoints that keep the atlas at
+        full resolution); ``fast`` adds ``--fast``."""
+        a = self.atlas()
+        command = ["segment", "--model", str(self.base_run())]
+        command += ["--atlas", str(self.images[a]), "--atlas-labels", str(self.labels[a])]
+        command += ["--fast"] if fast else []
+        seg, ev = self.segment_and_score("fast" if fast else "default", command)
+        return {
+            "dice": ev,
+            "seconds_per_subject": self.seg_seconds(seg),  # RESULTS adds the affine row's preparation
+            "train_seconds": self.rows_train("ladder-full-s0"),
+            "segment_flags": command[3:],
+        }
 
     def row_forward(self, inner: str) -> dict:
         """``forward-<row>``: the learned row's model segmenting with ``--forward-only`` (G_F's field
@@ -343,7 +362,7 @@ class Bench(RowStore, AntsBaselines):
         run = self.root / "runs" / f"{self.prefix}{inner}"
         if not (self.rows / f"{self.prefix}{inner}.json").exists() or not (run / "checkpoint.pt").exists():
             raise RuntimeError(f"needs the row {self.prefix}{inner} and its model in this checkout first")
-        command = ["segment", "--model", str(run), "--forward-only"]
+        command = ["segment", "--model", str(run), "--forward-only", "--refine-spacing", "off"]
         seg, ev = self.segment_and_score(f"{self.prefix}forward-{inner}", command)
         return {"dice": ev, "seconds_per_subject": self.seg_seconds(seg), "train_seconds": 0.0, "of": inner}
 
@@ -530,9 +549,10 @@ def row_names(bench: Bench) -> list[str]:
     """Every row, in the order they run: cheap anchors first, then the ladder's VoxelMorph and full
     rows (ltnet's recipe), the rows built on the full model, the rest of the ladder, and last the
     same learned rows with the paper's recipe (``paper-<row>``)."""
-    names = ["affine", "syn", *[f"jlf-{k}" for k in (2, 3, 4, 5)]]
+    names = ["affine", "syn", "syn-1mm", *[f"jlf-{k}" for k in (2, 3, 4, 5)]]
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
+    learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
@@ -564,6 +584,8 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_affine()
     if row == "syn":
         return bench.row_syn()
+    if row == "syn-1mm":
+        return bench.row_syn(1.0)
     if row.startswith("jlf-"):
         return bench.row_jlf(int(row.split("-")[1]))
     if row == "curve":
@@ -582,6 +604,8 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_diffeo(head[len("diffeo-") :] or "full", int(seed))
     if row == "qc":
         return bench.row_qc()
+    if row in ("default", "fast"):
+        return bench.row_segment_default(row == "fast")
     if row.startswith("adapt-"):
         _, mode, steps, *lr = row.split("-")
         return bench.row_adapt(mode, int(steps), lr[0].removeprefix("lr") if lr else None)

@@ -16,8 +16,12 @@ class AntsBaselines:
     """Rows ``syn`` and ``jlf-<k>``, for a :class:`bench.accuracy.Bench` (its subjects, profile,
     output folder and ``evaluate``)."""
 
-    def syn_pair(self, moving: str, fixed: str) -> dict:
-        out = self.root / "syn" / f"{moving}_to_{fixed}"
+    def syn_pair(self, moving: str, fixed: str, spacing: float | None = None) -> dict:
+        """SyN (its affine stage included) of ``moving`` to ``fixed`` at ``spacing`` mm (default: the
+        profile's ``syn_spacing``), labels warped by ``genericLabel``; cached under the output folder."""
+        spacing = spacing or self.p.syn_spacing
+        folder = "syn" if spacing == self.p.syn_spacing else f"syn-{spacing:g}mm"
+        out = self.root / folder / f"{moving}_to_{fixed}"
         done = out / "done.json"
         if done.exists():
             return json.loads(done.read_text())
@@ -33,7 +37,7 @@ class AntsBaselines:
             load_labels(self.labels[moving]),
         )
         f_ants, m_ants = to_ants(fv.data, fv.affine), to_ants(mv.data, mv.affine)
-        sp = (self.p.syn_spacing,) * 3
+        sp = (spacing,) * 3
         t0 = time.perf_counter()
         reg = ants.registration(
             fixed=ants.resample_image(f_ants, sp, use_voxels=False, interp_type=0),
@@ -57,21 +61,25 @@ class AntsBaselines:
         done.write_text(json.dumps(rec) + "\n")
         return rec
 
-    def row_syn(self) -> dict:
+    def row_syn(self, spacing: float | None = None) -> dict:
+        """``syn`` (the profile's ``syn_spacing``) or ``syn-1mm`` (``spacing`` 1: the scans' native
+        grid): single-atlas SyN from the atlas to each test subject."""
         a, names = self.atlas(), self.test_names()
-        pred = self.root / "syn-labels"
+        spacing = spacing or self.p.syn_spacing
+        folder = "syn" if spacing == self.p.syn_spacing else f"syn-{spacing:g}mm"
+        pred = self.root / f"{folder}-labels"
         pred.mkdir(exist_ok=True)
         secs = []
         for n in names:
-            rec = self.syn_pair(a, n)
+            rec = self.syn_pair(a, n, spacing)
             secs.append(rec["register_seconds"] + rec["warp_seconds"])
-            shutil.copy(self.root / "syn" / f"{a}_to_{n}" / "labels.nii.gz", pred / f"{n}_labels.nii.gz")
+            shutil.copy(self.root / folder / f"{a}_to_{n}" / "labels.nii.gz", pred / f"{n}_labels.nii.gz")
         ev = self.evaluate(pred, names, pred / "scores")
         return {
             "dice": ev,
             "seconds_per_subject": float(np.mean(secs)),
             "train_seconds": 0.0,
-            "syn_spacing": self.p.syn_spacing,
+            "syn_spacing": spacing,
         }
 
     def atlases_for(self, target: str, k: int) -> list[str]:

@@ -129,11 +129,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             continue
         s = r["dice"]["summary"]
         sec = r.get("seconds_per_subject")
-        with_prep = (
-            sec + prep
-            if name not in ("syn",) and not name.startswith("jlf") and sec is not None and prep
-            else sec
-        )
+        with_prep = sec + prep if not name.startswith(("syn", "jlf")) and sec is not None and prep else sec
         mark = " †" if "recovered_from" in r else ""
         if mark:
             recovered.append(r["recovered_from"])
@@ -173,6 +169,8 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += recipe_section()
     lines += ingredient_section()
     lines += symmetric_section()
+    lines += versus_syn_1mm(rows, prep)
+    lines += refine_section()
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -201,7 +199,8 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     # per structure, left and right merged (paper table 5)
     chosen = [("affine", "affine")]
     chosen += [(f"ladder-voxelmorph-s{p.seeds[0]}", "VoxelMorph"), (f"ladder-full-s{p.seeds[0]}", "LT-Net")]
-    chosen += [("dataaug", "DataAug"), ("syn", "ANTs SyN")]
+    chosen += [("dataaug", "DataAug"), ("syn", "ANTs SyN"), ("syn-1mm", "ANTs SyN 1 mm")]
+    chosen += [("default", "ltnet segment (default)")]
     jlf = [n for n in rows if n.startswith("jlf-") and "dice" in rows[n]]
     if jlf:
         best = max(jlf, key=lambda n: rows[n]["dice"]["summary"]["mean"])
@@ -433,6 +432,76 @@ def symmetric_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         lines.append(
             f"| {Path(r['run']).name} | {_f(r['forward']['mean'])} | {_f(r['backward_inverted']['mean'])} "
             f"| {_f(r['symmetric']['mean'])} | {d} | {i} |"
+        )
+    return lines
+
+
+VERSUS_SYN = ("default", "fast", "adapt-field-200", "ladder-full-s0", "syn")
+
+
+def versus_syn_1mm(rows: dict, prep: float | None) -> list[str]:
+    """Issue 31: segment's default and ``--fast`` against single-atlas SyN at 1 mm, paired per
+    subject, with the seconds a user waits (ltnet's rows with the ANTs affine preparation)."""
+    syn = rows.get("syn-1mm")
+    if not syn or "dice" not in syn:
+        return []
+    syn_sec = syn["seconds_per_subject"]
+    lines = [
+        "",
+        "## ltnet segment against ANTs SyN at 1 mm (issue 31)",
+        "",
+        "`syn-1mm`: antspyx SyN (its affine stage included) from the atlas to each scan at the scans' "
+        "native 1 mm, labels by `genericLabel`. `default`: `ltnet segment --model` with no extra flag on "
+        "ladder-full-s0's model (network at 2 mm, both directions, then the field carried to 1 mm, "
+        "refined there and the labels transferred from the 1 mm atlas); `fast`: with `--fast` (no "
+        "refinement steps). ltnet's seconds include the ANTs affine preparation "
+        f"({_f(prep, 1)} s, the affine row's cold-cache figure). Δ: paired per subject against syn-1mm.",
+        "",
+        "| row | mean Dice | Δ vs syn-1mm | improved | s / subject (with prep) | time vs syn-1mm |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| syn-1mm | {_f(syn['dice']['summary']['mean'])} | - | - | {_f(syn_sec, 1)} | 1 |",
+    ]
+    for name in VERSUS_SYN:
+        r = rows.get(name)
+        if not r or "dice" not in r:
+            continue
+        d, i = _delta_cells(_paired(syn, r))
+        sec = r.get("seconds_per_subject")
+        total = sec + (prep or 0.0) if sec is not None and not name.startswith("syn") else sec
+        ratio = f"1/{syn_sec / total:.1f}" if total else "-"
+        lines.append(
+            f"| {name} | {_f(r['dice']['summary']['mean'])} | {d} | {i} | {_f(total, 1)} | {ratio} |"
+        )
+    return lines
+
+
+def refine_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """``bench/investigations/fine_refinement.py``: segment's refinement settings on ladder-full-s0."""
+    recs = [json.loads(f.read_text()) for f in sorted((screen_dir / "refine").glob("*.json"))]
+    if not recs:
+        return []
+    base = next((r for r in recs if r["setting"] == "a0-r0@work"), None)
+    lines = [
+        "",
+        "### Refinement settings (issue 31)",
+        "",
+        "`python -m bench.investigations.fine_refinement SETTING ...`: ladder-full-s0's model through "
+        "`segment_files`, six subjects, native-space Dice. Setting `a<N>-r<M>@<mm>`: N field-adaptation "
+        "steps on the 2 mm working grid, then M refinement steps at <mm> (`work`: none, labels from "
+        "the 2 mm atlas), Adam rate 0.1 voxel unless `-lr`. Seconds: segment's per subject "
+        "(preparation excluded), median; the screens ran beside other jobs, so they compare with each "
+        "other, not with the rows. Δ: paired against `a0-r0@work` (the network alone).",
+        "",
+        "| setting | mean Dice | Δ vs network alone | improved | s / subject |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in sorted(recs, key=lambda r: r["seconds_per_subject"]):
+        d, i = ("-", "-")
+        if base:
+            b = base["per_subject"]
+            d, i = _delta_cells([v - b[k] for k, v in r["per_subject"].items() if k in b])
+        lines.append(
+            f"| {r['setting']} | {_f(r['mean_dice'])} | {d} | {i} | {_f(r['seconds_per_subject'], 1)} |"
         )
     return lines
 

@@ -1,11 +1,14 @@
 """The command line on scans in their own space: other orientations and spacings in, labels out on
 each scan's own grid with its header."""
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
 
 from ltnet.cli import main
+from ltnet.config import DEFAULT_REFINE_STEPS
 from ltnet.evaluate import dice_per_label
 from tests.conftest import atlas_args
 from tests.test_prepare import oblique_scan  # noqa: F401  (fixture)
@@ -121,6 +124,30 @@ def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  
     src = nib.load(native_scans[1][0])
     np.testing.assert_allclose(pred.header.get_vox2ras(), src.header.get_vox2ras())
     assert mean_dice(pred, native_scans[1][1]) > 0.75
+    # by default the field is refined at 1 mm (the scans' finest voxels) and the labels come from there
+    rec = json.loads((tmp_path / "seg" / "sub-flip_segment.json").read_text())
+    assert rec["refined_spacing"] == pytest.approx(1.0)
+    assert rec["refine"]["steps"] == DEFAULT_REFINE_STEPS > 0
+    assert rec["refine"]["loss_after"] < rec["refine"]["loss_before"]
+    base = ["segment", "--model", str(run), "--images", str(native_scans[1][0]), "--cache", cache, "--quiet"]
+    for flags, spacing, steps in ((["--fast"], 1.0, 0), (["--refine-spacing", "off"], None, None)):
+        out = tmp_path / flags[-1]
+        assert main([*base, "--out", str(out), *flags]) == 0
+        rec = json.loads((out / "sub-flip_segment.json").read_text())
+        assert rec["refined_spacing"] == spacing
+        assert rec.get("refine", {}).get("steps") == steps
+        assert mean_dice(nib.load(out / "sub-flip_labels.mgz"), native_scans[1][1]) > 0.75
+    # flags that would not act are refused, as is an atlas the model already holds
+    refused = [
+        ["--fast", "--refine-steps", "3"],
+        ["--fast", "--adapt-steps", "3"],
+        ["--refine-steps", "0", "--refine-lr", "0.2"],
+        ["--refine-spacing", "off", "--refine-steps", "3"],
+        atlas_args(oblique_scan[0], oblique_scan[1]),
+    ]
+    for flags in refused:
+        assert main([*base, "--out", str(tmp_path / "no"), *flags]) == 2, flags
+    assert not (tmp_path / "no").exists()
 
 
 def test_prepare_writes_the_working_grid_and_trains_prealigned(oblique_scan, native_scans, tmp_path):  # noqa: F811

@@ -18,6 +18,7 @@ import torch
 from ltnet import losses
 from ltnet.model import LTNet
 from ltnet.nn import SpatialTransformer
+from ltnet.refine import optimise_field
 
 ADAPT_MODES = ("field", "weights")
 DEFAULT_LR = {"field": 0.1, "weights": 1e-4}  # field: voxels per step; weights: G_F's Adam rate
@@ -67,34 +68,26 @@ def adapt(
     if lr is not None and not lr > 0:
         raise ValueError(f"adaptation learning rate must be > 0, got {lr}")
     lr = lr or DEFAULT_LR[mode]
-    warp = SpatialTransformer("bilinear")
     with torch.no_grad():
         # a clone: an inference-mode tensor cannot start an autograd graph
         dp0 = model.g_f(x, y).float() if dp0 is None else dp0.float().clone()
+    if mode == "field":  # instance optimisation of the field itself
+        fit = optimise_field(x, y, dp0, steps, lr, lncc_kernel, lambda_reg)
+        return AdaptResult(fit.dp, fit.loss_before, fit.loss_after, lr)
+    warp = SpatialTransformer("bilinear")
+    with torch.no_grad():
         before = float(pair_loss(x, y, dp0, warp, lncc_kernel, lambda_reg))
     if steps == 0:
         return AdaptResult(dp0, before, before, lr)
     with torch.enable_grad():
-        if mode == "field":
-            dp = torch.nn.Parameter(dp0.clone())
-            opt = torch.optim.Adam([dp], lr=lr)
-
-            def field() -> torch.Tensor:
-                return dp
-
-        else:
-            g = copy.deepcopy(model.g_f).train()
-            opt = torch.optim.Adam(g.parameters(), lr=lr)
-
-            def field() -> torch.Tensor:
-                return g(x, y).float()
-
+        g = copy.deepcopy(model.g_f).train()
+        opt = torch.optim.Adam(g.parameters(), lr=lr)
         for _ in range(steps):
-            loss = pair_loss(x, y, field(), warp, lncc_kernel, lambda_reg)
+            loss = pair_loss(x, y, g(x, y).float(), warp, lncc_kernel, lambda_reg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         with torch.no_grad():
-            dp = field().detach()
+            dp = g(x, y).float().detach()
             after = float(pair_loss(x, y, dp, warp, lncc_kernel, lambda_reg))
     return AdaptResult(dp, before, after, lr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -17,7 +18,7 @@ from ltnet.cache import PrepCache
 from ltnet.config import DEFAULT_BOX_MM, PrepConfig
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, load_image, load_labels
-from ltnet.io.resample import resample
+from ltnet.io.resample import covering_region, resample, resample_labels
 from ltnet.prepare import (
     normalize_intensity,
     prepare_atlas_arrays,
@@ -26,6 +27,55 @@ from ltnet.prepare import (
     working_grid,
 )
 from ltnet.trilinear import LabelGrid
+
+
+@dataclass(frozen=True)
+class AtlasSource:
+    """The atlas image and label map at their own resolution, cropped to the working box with a
+    margin: what finer grids are resampled from (:meth:`Atlas.on_finer_grid`).
+
+    image: float32 (X, Y, Z); labels: int32 (X, Y, Z); affine: (4, 4) voxel -> world mm."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    affine: np.ndarray
+
+    @classmethod
+    def crop(cls, image: Volume, labels: Volume, box: np.ndarray, box_shape: Sequence[int]) -> AtlasSource:
+        """The part of ``image`` and ``labels`` (one grid) that covers the RAS grid (``box``,
+        ``box_shape``), with two voxels to spare."""
+        to_box = np.linalg.inv(box) @ image.affine
+        region = covering_region(to_box, box_shape, image.shape)
+        if region is None:
+            raise LtnetError(f"{image.path}: the atlas does not cover its own working box")
+        region = tuple(
+            slice(max(r.start - 2, 0), min(r.stop + 2, n)) for r, n in zip(region, image.shape, strict=True)
+        )
+        lo = np.array([r.start for r in region], float)
+        corner = np.eye(4)
+        corner[:3, 3] = lo
+        return cls(
+            np.asarray(image.data[region], np.float32),
+            np.asarray(labels.data[region], np.int32),
+            image.affine @ corner,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        small = self.labels.min() >= 0 and self.labels.max() < 2**15
+        labels = self.labels.astype(np.int16) if small else self.labels  # half the checkpoint's share
+        return {
+            "image": torch.from_numpy(self.image),
+            "labels": torch.from_numpy(labels),
+            "affine": torch.from_numpy(self.affine),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> AtlasSource:
+        return cls(
+            state["image"].numpy().astype(np.float32),
+            state["labels"].numpy().astype(np.int32),
+            state["affine"].numpy().astype(np.float64),
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +93,7 @@ class Atlas:
     label_ids: tuple[int, ...]
     brain_ml: float = math.nan  # labelled volume, and signal volume over it: for the skull check
     signal_ratio: float = math.nan
+    source: AtlasSource | None = None  # the full-resolution atlas, for refinement on finer grids
 
     @classmethod
     def from_arrays(
@@ -73,6 +124,27 @@ class Atlas:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.image.shape)  # type: ignore[return-value]
 
+    @property
+    def spacing(self) -> float:
+        return float(np.linalg.norm(self.affine[:3, 0]))
+
+    def with_source(self, source: AtlasSource | None) -> Atlas:
+        return dataclasses.replace(self, source=source)
+
+    def on_finer_grid(self, spacing: float) -> Atlas:
+        """This atlas on a grid of ``spacing`` over the same box, resampled from its source (image
+        trilinearly, labels by one-hot interpolation and argmax), without a source of its own."""
+        from ltnet.prepare import normalize_intensity
+        from ltnet.refine import finer_grid
+
+        if self.source is None:
+            raise LtnetError("the atlas holds no full-resolution source: it cannot go onto a finer grid")
+        affine, shape = finer_grid(self.affine, self.shape, spacing)
+        src = self.source
+        image = normalize_intensity(resample(src.image, src.affine, affine, shape))
+        labels = resample_labels(src.labels, src.affine, affine, shape)
+        return Atlas.from_arrays(image, labels, affine, self.brain_ml, self.signal_ratio)
+
     def image_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """(1, 1, D, H, W) float32."""
         return torch.from_numpy(self.image)[None, None].to(device)
@@ -90,6 +162,7 @@ class Atlas:
             "label_ids": list(self.label_ids),
             "brain_ml": self.brain_ml,
             "signal_ratio": self.signal_ratio,
+            **({"source": self.source.to_state()} if self.source is not None else {}),
         }
 
     @classmethod
@@ -101,6 +174,7 @@ class Atlas:
             tuple(int(i) for i in state["label_ids"]),
             float(state.get("brain_ml", math.nan)),
             float(state.get("signal_ratio", math.nan)),
+            AtlasSource.from_state(state["source"]) if "source" in state else None,
         )
 
 
@@ -135,7 +209,11 @@ def load_atlas(
     if not (seg.data > 0).any():
         raise LtnetError(f"{labels_path}: label map holds no labels (all background)")
     brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
-    return Atlas.from_arrays(*prepare_atlas_arrays(img, seg, prep), brain_ml, signal_ml(img) / brain_ml)
+    image, labels, affine = prepare_atlas_arrays(img, seg, prep)
+    atlas = Atlas.from_arrays(image, labels, affine, brain_ml, signal_ml(img) / brain_ml)
+    if prep.prealigned:  # the atlas's own grid is the working grid: nothing finer to keep
+        return atlas
+    return atlas.with_source(AtlasSource.crop(img, seg, affine, labels.shape))
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:

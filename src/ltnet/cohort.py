@@ -36,6 +36,7 @@ class PreparedScan:
     volume: Volume
     image: np.ndarray
     transform: np.ndarray
+    mask: Volume | None = None
 
 
 class _ScanDataset(torch.utils.data.Dataset):
@@ -56,7 +57,7 @@ class _ScanDataset(torch.utils.data.Dataset):
             p = to_working_grid(vol, a.image, a.labels, a.affine, self.prep, self.cache, mask, a.skull)
         except LtnetError as e:  # handed back as a value: a worker's raise would carry its traceback
             return e
-        return PreparedScan(index, vol, p.image, p.transform)
+        return PreparedScan(index, vol, p.image, p.transform, mask)
 
 
 def _as_is(x):  # DataLoader would turn arrays into tensors; the network wants them as they are

@@ -208,6 +208,10 @@ INTERP_MODES = ("linear", "nearest")
 ADAPT_MODES = ("field", "weights")
 
 
+# segment's default steps on the finer grid (bench/RESULTS.md, 'Refinement at 1 mm')
+DEFAULT_REFINE_STEPS = 10
+
+
 @dataclass(frozen=True)
 class SegmentConfig:
     """How ``segment`` carries the atlas to each scan; saved in every ``<subject>_segment.json``."""
@@ -222,8 +226,20 @@ class SegmentConfig:
     # models with a backward network: average G_F's field with the inverse of G_B's image-to-atlas
     # field (+0.009 Dice, 5/6 subjects, on the default recipe's 300-step screen; bench/RESULTS.md)
     symmetric: bool = True
+    # the finer grid (ltnet.refine) the labels are transferred from: the coarser of refine_spacing
+    # and the atlas's own voxels, when that is finer than the working grid; None: the working grid.
+    # refine_steps Adam steps optimise the field there first
+    refine_spacing: float | None = 1.0
+    refine_steps: int = DEFAULT_REFINE_STEPS
+    refine_lr: float = 0.1  # voxels of the finer grid per step
 
     def __post_init__(self) -> None:
+        if self.refine_steps < 0:
+            raise LtnetError(f"refine_steps must be 0 or more, got {self.refine_steps}")
+        if self.refine_spacing is not None and not self.refine_spacing > 0:
+            raise LtnetError(f"refine_spacing must be positive, got {self.refine_spacing}")
+        if not self.refine_lr > 0:
+            raise LtnetError(f"refine_lr must be positive, got {self.refine_lr}")
         if self.interp not in INTERP_MODES:
             expected = ", ".join(INTERP_MODES)
             raise LtnetError(f"unknown interpolation {self.interp!r}: expected one of {expected}")

@@ -9,6 +9,7 @@ scan is the special case of an identity map on the atlas grid.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,14 @@ from ltnet.deformation import inverse_field
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, save_like
 from ltnet.io.image import label_dtype
-from ltnet.io.resample import apply_affine, grid_coords, resample_labels, sample_at, sample_labels
+from ltnet.io.resample import (
+    apply_affine,
+    covering_region,
+    grid_coords,
+    resample_labels,
+    sample_at,
+    sample_labels,
+)
 from ltnet.model import LTNet, build_models
 from ltnet.runtime import autocast_context
 from ltnet.trilinear import voxel_coords
@@ -188,7 +196,7 @@ def to_native(
     to_scan = np.linalg.inv(transform)
     labels = np.zeros(native.shape, np.int32)
     # only native voxels that land in the working box can carry a label: work on their region
-    box = _native_region(np.linalg.inv(atlas.affine) @ to_scan @ native.affine, atlas.shape, native.shape)
+    box = covering_region(np.linalg.inv(atlas.affine) @ to_scan @ native.affine, atlas.shape, native.shape)
     if box is not None:
         corner = np.eye(4)
         corner[:3, 3] = [b.start for b in box]
@@ -212,25 +220,48 @@ def to_native(
     return Segmentation(labels, field, warped)
 
 
-def _native_region(
-    native_to_working: np.ndarray, working_shape: Sequence[int], native_shape: Sequence[int]
-) -> tuple[slice, slice, slice] | None:
-    """The native voxels whose working-grid coordinates may lie within (-1, n): the bounding box of
-    the working box's corners mapped back into the scan, clipped to the scan; None if empty."""
-    corners = np.array(
-        [
-            [x, y, z, 1.0]
-            for x in (-1, working_shape[0])
-            for y in (-1, working_shape[1])
-            for z in (-1, working_shape[2])
-        ]
-    )
-    back = (np.linalg.inv(native_to_working) @ corners.T)[:3]
-    lo = np.maximum(np.floor(back.min(1)).astype(int), 0)
-    hi = np.minimum(np.ceil(back.max(1)).astype(int) + 1, np.asarray(native_shape))
-    if (hi <= lo).any():
+def finer_atlas(atlas: Atlas, cfg: SegmentConfig, prep: PrepConfig) -> Atlas | None:
+    """The atlas on the finer grid that ``cfg`` transfers labels from (after ``refine_steps`` there),
+    or None: no ``refine_spacing``, or no grid finer than the working one (the coarser of
+    ``refine_spacing`` and the atlas's own voxels decides). Warns when the atlas holds no
+    full-resolution source (a model trained before ltnet kept one): then it stays on the working grid."""
+    if cfg.refine_spacing is None or prep.prealigned:  # prealigned: the working grid is the atlas's own
         return None
-    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    if atlas.source is None:
+        warnings.warn(
+            "the model holds no full-resolution atlas (trained by an older ltnet): labels are transferred "
+            "from the working grid; give the atlas files with --atlas and --atlas-labels to go finer",
+            stacklevel=2,
+        )
+        return None
+    own = float(np.linalg.norm(atlas.source.affine[:3, :3], axis=0).min())
+    spacing = max(cfg.refine_spacing, own)
+    if spacing >= atlas.spacing - 1e-6:
+        return None
+    return atlas.on_finer_grid(spacing)
+
+
+def refine_on(
+    fine: Atlas, atlas: Atlas, dp: torch.Tensor, item: PreparedScan, cfg: SegmentConfig
+) -> tuple[torch.Tensor, dict]:
+    """dp (1, 3, D, H, W) on ``atlas``'s working grid carried onto ``fine``'s grid and optimised there
+    on the scan (``item``, resampled from its own file); the field on the fine grid and a record."""
+    from ltnet.refine import carry_field, optimise_field, scan_on_grid
+
+    vol = item.volume
+    data = vol.data if item.mask is None else np.where(item.mask.data > 0, vol.data, 0)
+    y = scan_on_grid(data, vol.affine, item.transform, fine.affine, fine.shape)
+    y_t = torch.from_numpy(y)[None, None].to(dp.device)
+    dp0 = carry_field(dp, atlas.affine, fine.affine, fine.shape)
+    fit = optimise_field(
+        fine.image_tensor(dp.device),
+        y_t,
+        dp0,
+        cfg.refine_steps,
+        cfg.refine_lr,
+    )
+    rec = {"steps": cfg.refine_steps, "spacing": fine.spacing, "lr": cfg.refine_lr}
+    return fit.dp, {**rec, "loss_before": fit.loss_before, "loss_after": fit.loss_after}
 
 
 def segment_files(
@@ -274,7 +305,13 @@ def segment_files(
     kinds += ["qc"] if cfg.save_qc else []
 
     symmetric = cfg.symmetric and model is not None and model.g_b is not None
-    record = {"affine_only": model is None, "symmetric": symmetric, "config": cfg.to_dict()}
+    fine = finer_atlas(atlas, cfg, prep) if model is not None else None
+    record = {
+        "affine_only": model is None,
+        "symmetric": symmetric,
+        "config": cfg.to_dict(),
+        "refined_spacing": fine.spacing if fine is not None else None,
+    }
 
     def process(item: PreparedScan, out: dict[str, Path]) -> dict:
         vol = item.volume
@@ -295,16 +332,20 @@ def segment_files(
                 "loss_before": r.loss_before,
                 "loss_after": r.loss_after,
             }
+        target, dp_working = atlas, dp  # QC runs G_B on the working grid, where it was trained
+        if fine is not None and dp is not None:
+            dp, extra["refine"] = refine_on(fine, atlas, dp, item, cfg)
+            target = fine
         with_extras = cfg.save_field or cfg.save_warped
-        seg = to_native(atlas, dp, item.transform, vol, cfg.interp, with_extras=with_extras)
+        seg = to_native(target, dp, item.transform, vol, cfg.interp, with_extras=with_extras)
         save_like(seg.labels, vol, out["labels"], dtype=dtype)
         for kind, data in (("field", seg.field_mm), ("warped", seg.warped)):
             if kind in out and data is not None:
                 save_like(data, vol, out[kind], dtype=np.float32)
         if dp is not None:
-            extra["deformation"] = field_metrics(atlas, dp)
+            extra["deformation"] = field_metrics(target, dp)
         if cfg.save_qc and dp is not None:
-            qc = cycle_error_native(model, atlas, dp, item.transform, vol, amp)
+            qc = cycle_error_native(model, atlas, dp_working, item.transform, vol, amp)
             save_like(qc, vol, out["qc"], dtype=np.float32)
             extra["qc"] = qc_scores(qc, seg.labels, atlas.label_ids)
         return extra

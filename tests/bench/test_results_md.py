@@ -53,3 +53,17 @@ def test_loss_medians_skip_what_only_some_steps_log():
 
     log = [{"step": s, "sim": -0.1 * s, **({"grad_dpF/sim": 1.0} if s % 2 else {})} for s in range(1, 6)]
     assert loss_medians(log) == {"sim": pytest.approx(-0.3)}
+
+
+def test_versus_syn_1mm_pairs_and_adds_the_preparation(rows):
+    from bench.results_md import versus_syn_1mm
+
+    names = ["s1", "s2", "s3"]
+    rows["syn-1mm"] = _row(0.80, dict(zip(names, (0.80, 0.79, 0.81), strict=True)))
+    rows["syn-1mm"]["seconds_per_subject"] = 120.0
+    rows["default"] = _row(0.82, dict(zip(names, (0.82, 0.80, 0.80), strict=True)))  # +.02 +.01 -.01
+    lines = versus_syn_1mm(rows, prep=10.0)
+    line = next(ln for ln in lines if ln.startswith("| default |"))
+    assert "+0.007" in line and "2/3" in line, line
+    assert "| 12.0 | 1/10.0 |" in line, line  # 2 s of segment + 10 s of preparation
+    assert versus_syn_1mm({k: v for k, v in rows.items() if k != "syn-1mm"}, prep=10.0) == []

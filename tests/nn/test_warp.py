@@ -41,3 +41,16 @@ def test_gradient_reaches_field():
     dp = torch.full((1, 3, 8, 8, 8), 0.3, requires_grad=True)
     SpatialTransformer()(img, dp).sum().backward()
     assert dp.grad is not None and dp.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("slabs", [1, 2, 3, 4])
+def test_slab_warp_equals_the_spatial_transformer(slabs):
+    from ltnet.nn import SpatialTransformer, slab_warp
+
+    g = torch.Generator().manual_seed(2)
+    img = torch.rand((1, 2, 12, 10, 9), generator=g)
+    dp = 2 * torch.randn((1, 3, 12, 10, 9), generator=g)  # also beyond the border
+    torch.testing.assert_close(slab_warp(img, dp, slabs), SpatialTransformer()(img, dp), atol=1e-5, rtol=0)
+    d = dp.clone().requires_grad_()
+    slab_warp(img, d, slabs).sum().backward()
+    assert d.grad is not None and d.grad.abs().sum() > 0

@@ -4,8 +4,29 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ltnet.commands.options import DEVICE, pick_device, prep_cache, prep_config, prep_options
+from ltnet.config import DEFAULT_REFINE_STEPS
 from ltnet.errors import LtnetError
+
+
+def with_source_from(atlas, prep, image: str | None, labels: str | None):
+    """The model's atlas with its full-resolution source read from the atlas files (for a model
+    trained before checkpoints kept it); refused when the model has one, or the files are not its
+    atlas."""
+    from ltnet.atlas import load_atlas
+
+    if atlas.source is not None:
+        raise LtnetError(
+            "--atlas: the model holds its atlas at full resolution; it acts only with --affine-only"
+        )
+    if not (image and labels):
+        raise LtnetError("--atlas and --atlas-labels go together")
+    full = load_atlas(image, labels, prep)
+    if full.shape != atlas.shape or not np.array_equal(full.labels, atlas.labels):
+        raise LtnetError(f"{image}: not the model's atlas (its label map on the working grid differs)")
+    return atlas.with_source(full.source)
 
 
 def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
@@ -14,10 +35,26 @@ def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
         raise LtnetError("--model: --affine-only uses no model; give one or the other")
     if args.affine_only and args.forward_only:
         raise LtnetError("--forward-only: --affine-only uses no network")
+    if args.affine_only:
+        refine = {
+            "--refine-steps": args.refine_steps is not None,
+            "--refine-spacing": args.refine_spacing is not None,
+            "--refine-lr": args.refine_lr is not None,
+            "--fast": args.fast,
+        }
+        for flag, on in refine.items():
+            if on:
+                raise LtnetError(f"{flag}: --affine-only has no field to refine")
+    if args.fast:
+        for flag, on in (("--refine-steps", args.refine_steps), ("--adapt-steps", args.adapt_steps)):
+            if on:
+                raise LtnetError(f"{flag}: --fast is the network's field alone, without optimisation steps")
+    if args.refine_steps == 0 and args.refine_lr is not None:
+        raise LtnetError("--refine-lr: acts only with refinement steps (--refine-steps N, N > 0)")
+    if args.refine_spacing is OFF and (args.refine_steps or args.refine_lr is not None):
+        raise LtnetError("--refine-steps/--refine-lr: --refine-spacing off leaves no finer grid to refine on")
     if not args.affine_only:  # the model's run fixes the atlas and the working grid
         given = {
-            "--atlas": args.atlas,
-            "--atlas-labels": args.atlas_labels,
             "--spacing": args.spacing is not None,
             "--box": args.box is not None,
             "--prealigned": args.prealigned,
@@ -31,6 +68,21 @@ def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
         for flag, on in (("--adapt", args.adapt is not None), ("--adapt-lr", args.adapt_lr is not None)):
             if on:
                 raise LtnetError(f"{flag}: acts only with --adapt-steps N (N > 0)")
+
+
+OFF = "off"
+
+
+def _refine_spacing(text: str) -> float | str:
+    if text == OFF:
+        return OFF
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected millimetres or 'off', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected positive millimetres, got {text}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +99,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="no model: carry labels through the affine alignment alone (needs --atlas, --atlas-labels)",
     )
-    s.add_argument("--atlas", help="atlas image, with --affine-only")
-    s.add_argument("--atlas-labels", help="atlas label map, with --affine-only")
+    s.add_argument(
+        "--atlas",
+        help="atlas image: with --affine-only; with --model, only for a model trained before models kept "
+        "the full-resolution atlas, to give it for the finer grid (checked against the model's atlas)",
+    )
+    s.add_argument("--atlas-labels", help="atlas label map, with --atlas")
     s.add_argument("--images", required=True, nargs="+", help="images to segment, or folders of them")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument(
@@ -96,6 +152,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "an ensemble; +0.009 Dice on the benchmark's screen, see bench/RESULTS.md)",
     )
     s.add_argument(
+        "--refine-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"Adam steps that optimise each field on its (atlas, image) pair at the finer grid (L_sim + "
+        f"3 L_smooth, no label of the image read) before transfer (default: {DEFAULT_REFINE_STEPS}; 0: none)",
+    )
+    s.add_argument(
+        "--refine-spacing",
+        type=_refine_spacing,
+        default=None,
+        metavar="MM",
+        help="the finer grid over the working box that the field is carried to, refined on and the labels "
+        "transferred from (default: 1 mm, or the atlas's own voxels if coarser); 'off': the working grid",
+    )
+    s.add_argument(
+        "--refine-lr",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="Adam rate of the refinement (default 0.1 voxel per step)",
+    )
+    s.add_argument(
+        "--fast",
+        action="store_true",
+        help="the network's field alone: no refinement or adaptation steps (labels still come from the "
+        "finer grid unless --refine-spacing off)",
+    )
+    s.add_argument(
         "--interp",
         choices=["linear", "nearest"],
         default="linear",
@@ -138,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
         raise LtnetError(f"--adapt-steps {args.adapt_steps}: expected 0 or more")
     if args.adapt_lr is not None and not args.adapt_lr > 0:
         raise LtnetError(f"--adapt-lr {args.adapt_lr}: expected a positive learning rate")
+    if args.refine_steps is not None and args.refine_steps < 0:
+        raise LtnetError(f"--refine-steps {args.refine_steps}: expected 0 or more")
+    if args.refine_lr is not None and not args.refine_lr > 0:
+        raise LtnetError(f"--refine-lr {args.refine_lr}: expected a positive learning rate")
     _refuse_idle_segment_flags(args)
     shard = parse_shard(args.shard)
     device = pick_device(args.device)
@@ -153,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
             raise LtnetError("give --model RUN_DIR (or --affine-only with --atlas and --atlas-labels)")
         trained = load_trained(args.model, device)
         atlas, prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
+        if args.atlas or args.atlas_labels:
+            atlas = with_source_from(atlas, prep, args.atlas, args.atlas_labels)
         if args.forward_only and model.g_b is None:
             raise LtnetError(
                 f"--forward-only: the model ({trained.config.variant}) has no backward network, so it "
@@ -173,6 +264,11 @@ def run(args: argparse.Namespace) -> int:
             adapt_mode=args.adapt or "field",
             adapt_lr=args.adapt_lr,
             symmetric=not args.forward_only,
+            refine_spacing=None if args.refine_spacing is OFF else (args.refine_spacing or 1.0),
+            refine_steps=0
+            if args.fast
+            else (DEFAULT_REFINE_STEPS if args.refine_steps is None else args.refine_steps),
+            refine_lr=args.refine_lr or 0.1,
         ),
         cache=prep_cache(args),
         masks=expand_inputs(args.mask) if args.mask else None,

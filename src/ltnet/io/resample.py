@@ -151,3 +151,25 @@ def resample_labels(
     lab = torch.from_numpy(native_order(labels).astype(np.int32))
     ids = [0, *(int(i) for i in np.unique(labels) if i != 0)]
     return sample_labels(lab, ids, coords).numpy().astype(np.int32)
+
+
+def covering_region(
+    native_to_working: np.ndarray, working_shape: Sequence[int], native_shape: Sequence[int]
+) -> tuple[slice, slice, slice] | None:
+    """The voxels of a grid of ``native_shape`` whose coordinates on a working grid of
+    ``working_shape`` (through ``native_to_working``, a 4 x 4 voxel map) may lie within (-1, n):
+    the bounding box of the working box's corners mapped back, clipped; None if empty."""
+    corners = np.array(
+        [
+            [x, y, z, 1.0]
+            for x in (-1, working_shape[0])
+            for y in (-1, working_shape[1])
+            for z in (-1, working_shape[2])
+        ]
+    )
+    back = (np.linalg.inv(native_to_working) @ corners.T)[:3]
+    lo = np.maximum(np.floor(back.min(1)).astype(int), 0)
+    hi = np.minimum(np.ceil(back.max(1)).astype(int) + 1, np.asarray(native_shape))
+    if (hi <= lo).any():
+        return None
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))

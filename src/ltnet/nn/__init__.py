@@ -4,7 +4,7 @@ from ltnet.nn.diffaug import diff_augment
 from ltnet.nn.discriminator import PatchDiscriminator3D
 from ltnet.nn.padding import crop_to, pad_to_multiple
 from ltnet.nn.unet import VxmUNet
-from ltnet.nn.warp import SpatialTransformer
+from ltnet.nn.warp import SpatialTransformer, slab_warp
 
 __all__ = [
     "PatchDiscriminator3D",
@@ -13,4 +13,5 @@ __all__ = [
     "crop_to",
     "diff_augment",
     "pad_to_multiple",
+    "slab_warp",
 ]
