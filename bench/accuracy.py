@@ -330,15 +330,17 @@ class Bench(RowStore, AntsBaselines):
             f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
         )
 
-    def inference(self, variant: str) -> list[str]:
-        """The segment flags of the network rows: labels from the working grid, no refinement on a
-        finer grid (``--refine-spacing off``: the rows measure the network, as before segment
-        refined); and the recipe's directions: the paper segments with G_F's field alone
-        (``--forward-only``), ltnet's default uses both directions where there is a G_B."""
+    def inference(self, variant: str, network: bool = True) -> list[str]:
+        """The segment flags of the learned rows, which measure the network as they did before
+        segment optimised fields by default: labels from the working grid (``--refine-spacing
+        off``), and with ``network`` no adaptation (``--fast``); and the recipe's directions: the
+        paper segments with G_F's field alone (``--forward-only``), ltnet's default uses both
+        directions where there is a G_B."""
         from ltnet.config import get_variant
 
         paper = self.prefix == "paper-" and get_variant(variant).backward
-        return ["--refine-spacing", "off", *(["--forward-only"] if paper else [])]
+        flags = ["--fast"] if network else []
+        return [*flags, "--refine-spacing", "off", *(["--forward-only"] if paper else [])]
 
     def row_segment_default(self, fast: bool) -> dict:
         """Issue 31: ``default`` is ``ltnet segment --model`` with no extra flag on ladder-full-s0's
@@ -362,7 +364,7 @@ class Bench(RowStore, AntsBaselines):
         run = self.root / "runs" / f"{self.prefix}{inner}"
         if not (self.rows / f"{self.prefix}{inner}.json").exists() or not (run / "checkpoint.pt").exists():
             raise RuntimeError(f"needs the row {self.prefix}{inner} and its model in this checkout first")
-        command = ["segment", "--model", str(run), "--forward-only", "--refine-spacing", "off"]
+        command = ["segment", "--model", str(run), "--forward-only", "--fast", "--refine-spacing", "off"]
         seg, ev = self.segment_and_score(f"{self.prefix}forward-{inner}", command)
         return {"dice": ev, "seconds_per_subject": self.seg_seconds(seg), "train_seconds": 0.0, "of": inner}
 
@@ -442,7 +444,7 @@ class Bench(RowStore, AntsBaselines):
     def row_adapt(self, mode: str, steps: int, lr: str | None = None) -> dict:
         """``adapt-<mode>-<steps>[-lr<lr>]``: ladder-full-s0 segmented with test-time adaptation."""
         command = ["segment", "--model", str(self.base_run()), "--adapt-steps", str(steps), "--adapt", mode]
-        command += self.inference("full")
+        command += self.inference("full", network=False)
         command += ["--adapt-lr", lr] if lr else []
         tag = f"{self.prefix}adapt-{mode}-{steps}" + (f"-lr{lr}" if lr else "")
         seg, ev = self.segment_and_score(tag, command)

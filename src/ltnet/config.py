@@ -208,8 +208,11 @@ INTERP_MODES = ("linear", "nearest")
 ADAPT_MODES = ("field", "weights")
 
 
-# segment's default steps on the finer grid (bench/RESULTS.md, 'Refinement at 1 mm')
-DEFAULT_REFINE_STEPS = 10
+# segment's default optimisation of each field (bench/RESULTS.md, 'Refinement settings'): field
+# adaptation steps on the working grid, then steps on the 1 mm grid at REFINE_LR voxel per step
+DEFAULT_ADAPT_STEPS = 25
+DEFAULT_REFINE_STEPS = 5
+DEFAULT_REFINE_LR = 0.3
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,9 @@ class SegmentConfig:
     save_field: bool = False  # also write <subject>_field: RAS mm from each voxel to its atlas point
     save_warped: bool = False  # also write <subject>_warped: the atlas image on the scan's grid
     save_qc: bool = False  # also run G_B and write <subject>_qc: the cycle error in mm
-    adapt_steps: int = 0  # test-time adaptation steps on each (atlas, scan) pair; 0: off
+    # test-time adaptation steps on each (atlas, scan) pair on the working grid; 0: off. Like the
+    # refinement, it acts only where there is a model's field (not for the affine alone)
+    adapt_steps: int = DEFAULT_ADAPT_STEPS
     adapt_mode: str = "field"  # what adaptation optimises: the field, or a copy of G_F's weights
     adapt_lr: float | None = None  # None: the mode's default
     # models with a backward network: average G_F's field with the inverse of G_B's image-to-atlas
@@ -231,7 +236,7 @@ class SegmentConfig:
     # refine_steps Adam steps optimise the field there first
     refine_spacing: float | None = 1.0
     refine_steps: int = DEFAULT_REFINE_STEPS
-    refine_lr: float = 0.1  # voxels of the finer grid per step
+    refine_lr: float = DEFAULT_REFINE_LR  # voxels of the finer grid per step
 
     def __post_init__(self) -> None:
         if self.refine_steps < 0:

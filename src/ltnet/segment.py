@@ -298,8 +298,6 @@ def segment_files(
         raise LtnetError(
             "--save-qc needs a model with a backward generator (not voxelmorph/gan, not --affine-only)"
         )
-    if cfg.adapt_steps and model is None:
-        raise LtnetError("--adapt-steps needs a model (not --affine-only)")
     dtype = label_dtype(np.asarray(atlas.label_ids))
     kinds = ["labels", *(["field"] if cfg.save_field else []), *(["warped"] if cfg.save_warped else [])]
     kinds += ["qc"] if cfg.save_qc else []

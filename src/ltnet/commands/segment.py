@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from ltnet.commands.options import DEVICE, pick_device, prep_cache, prep_config, prep_options
-from ltnet.config import DEFAULT_REFINE_STEPS
+from ltnet.config import DEFAULT_ADAPT_STEPS, DEFAULT_REFINE_LR, DEFAULT_REFINE_STEPS
 from ltnet.errors import LtnetError
 
 
@@ -35,19 +35,22 @@ def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
         raise LtnetError("--model: --affine-only uses no model; give one or the other")
     if args.affine_only and args.forward_only:
         raise LtnetError("--forward-only: --affine-only uses no network")
+    optimisation = {
+        "--refine-steps": args.refine_steps is not None,
+        "--refine-spacing": args.refine_spacing is not None,
+        "--refine-lr": args.refine_lr is not None,
+        "--adapt-steps": args.adapt_steps is not None,
+        "--adapt": args.adapt is not None,
+        "--adapt-lr": args.adapt_lr is not None,
+        "--fast": args.fast,
+    }
     if args.affine_only:
-        refine = {
-            "--refine-steps": args.refine_steps is not None,
-            "--refine-spacing": args.refine_spacing is not None,
-            "--refine-lr": args.refine_lr is not None,
-            "--fast": args.fast,
-        }
-        for flag, on in refine.items():
+        for flag, on in optimisation.items():
             if on:
-                raise LtnetError(f"{flag}: --affine-only has no field to refine")
+                raise LtnetError(f"{flag}: --affine-only has no field to adapt or refine")
     if args.fast:
-        for flag, on in (("--refine-steps", args.refine_steps), ("--adapt-steps", args.adapt_steps)):
-            if on:
+        for flag in ("--refine-steps", "--refine-lr", "--adapt-steps", "--adapt", "--adapt-lr"):
+            if optimisation[flag]:
                 raise LtnetError(f"{flag}: --fast is the network's field alone, without optimisation steps")
     if args.refine_steps == 0 and args.refine_lr is not None:
         raise LtnetError("--refine-lr: acts only with refinement steps (--refine-steps N, N > 0)")
@@ -64,13 +67,18 @@ def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
                 raise LtnetError(
                     f"{flag}: the model's run fixes the atlas and the grid; it acts only with --affine-only"
                 )
-    if not args.adapt_steps:
+    if args.adapt_steps == 0:
         for flag, on in (("--adapt", args.adapt is not None), ("--adapt-lr", args.adapt_lr is not None)):
             if on:
-                raise LtnetError(f"{flag}: acts only with --adapt-steps N (N > 0)")
+                raise LtnetError(f"{flag}: acts only with adaptation steps (--adapt-steps N, N > 0)")
 
 
 OFF = "off"
+
+
+def _or(value, default):
+    """A flag's value, or the default where it was not given (None; 0 is a value)."""
+    return default if value is None else value
 
 
 def _refine_spacing(text: str) -> float | str:
@@ -123,12 +131,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--adapt-steps",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
-        help="test-time adaptation: refine each field for N steps on its own (atlas, image) pair with "
-        "the unsupervised L_sim + 3 L_smooth before transfer (no label of the image is read); 0: off. "
-        "25 to 50 field steps is the measured sweet spot (bench/RESULTS.md: +0.10 Dice for 5 to 12 s a "
-        "scan at 2 mm)",
+        help="test-time adaptation on the working grid: optimise each field for N steps on its own "
+        "(atlas, image) pair with the unsupervised L_sim + 3 L_smooth (no label of the image is read), "
+        f"before the refinement on the finer grid (default: {DEFAULT_ADAPT_STEPS}; 0: off; at 2 mm the "
+        "gain stops growing after about 25 field steps, bench/RESULTS.md)",
     )
     s.add_argument(
         "--adapt",
@@ -156,7 +164,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help=f"Adam steps that optimise each field on its (atlas, image) pair at the finer grid (L_sim + "
+        help="Adam steps that optimise each field on its (atlas, image) pair on the finer grid (L_sim + "
         f"3 L_smooth, no label of the image read) before transfer (default: {DEFAULT_REFINE_STEPS}; 0: none)",
     )
     s.add_argument(
@@ -172,13 +180,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         metavar="LR",
-        help="Adam rate of the refinement (default 0.1 voxel per step)",
+        help=f"Adam rate of the refinement, in voxels of the finer grid a step (default {DEFAULT_REFINE_LR})",
     )
     s.add_argument(
         "--fast",
         action="store_true",
-        help="the network's field alone: no refinement or adaptation steps (labels still come from the "
-        "finer grid unless --refine-spacing off)",
+        help="the network's field alone, for when seconds matter more than Dice: no adaptation or "
+        "refinement steps (labels still come from the finer grid unless --refine-spacing off)",
     )
     s.add_argument(
         "--interp",
@@ -219,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 0:
         raise LtnetError(f"--workers {args.workers}: expected 0 or more")
-    if args.adapt_steps < 0:
+    if args.adapt_steps is not None and args.adapt_steps < 0:
         raise LtnetError(f"--adapt-steps {args.adapt_steps}: expected 0 or more")
     if args.adapt_lr is not None and not args.adapt_lr > 0:
         raise LtnetError(f"--adapt-lr {args.adapt_lr}: expected a positive learning rate")
@@ -260,15 +268,13 @@ def run(args: argparse.Namespace) -> int:
             save_field=args.save_field,
             save_warped=args.save_warped,
             save_qc=args.save_qc,
-            adapt_steps=args.adapt_steps,
+            adapt_steps=0 if args.fast or args.affine_only else _or(args.adapt_steps, DEFAULT_ADAPT_STEPS),
             adapt_mode=args.adapt or "field",
             adapt_lr=args.adapt_lr,
             symmetric=not args.forward_only,
-            refine_spacing=None if args.refine_spacing is OFF else (args.refine_spacing or 1.0),
-            refine_steps=0
-            if args.fast
-            else (DEFAULT_REFINE_STEPS if args.refine_steps is None else args.refine_steps),
-            refine_lr=args.refine_lr or 0.1,
+            refine_spacing=None if args.refine_spacing is OFF else _or(args.refine_spacing, 1.0),
+            refine_steps=0 if args.fast or args.affine_only else _or(args.refine_steps, DEFAULT_REFINE_STEPS),
+            refine_lr=_or(args.refine_lr, DEFAULT_REFINE_LR),
         ),
         cache=prep_cache(args),
         masks=expand_inputs(args.mask) if args.mask else None,
