@@ -171,6 +171,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += symmetric_section()
     lines += versus_syn_1mm(rows, prep)
     lines += refine_section()
+    lines += affine_cost_section()
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -468,7 +469,13 @@ def versus_syn_1mm(rows: dict, prep: float | None) -> list[str]:
         d, i = _delta_cells(_paired(syn, r))
         sec = r.get("seconds_per_subject")
         total = sec + (prep or 0.0) if sec is not None and not name.startswith("syn") else sec
-        ratio = f"1/{syn_sec / total:.1f}" if total else "-"
+        ratio = (
+            "-"
+            if not total
+            else f"1/{syn_sec / total:.1f}"
+            if total <= syn_sec
+            else f"{total / syn_sec:.1f} x"
+        )
         lines.append(
             f"| {name} | {_f(r['dice']['summary']['mean'])} | {d} | {i} | {_f(total, 1)} | {ratio} |"
         )
@@ -489,8 +496,9 @@ def refine_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         "`segment_files`, six subjects, native-space Dice. Setting `a<N>-r<M>@<mm>`: N field-adaptation "
         "steps on the 2 mm working grid, then M refinement steps at <mm> (`work`: none, labels from "
         "the 2 mm atlas), Adam rate 0.1 voxel unless `-lr`. Seconds: segment's per subject "
-        "(preparation excluded), median; the screens ran beside other jobs, so they compare with each "
-        "other, not with the rows. Δ: paired against `a0-r0@work` (the network alone).",
+        "(preparation excluded), median; each screen ran alone on the 2 cores. The rows' seconds are "
+        "means over the subjects of a `ltnet segment` process, a few seconds more. Δ: paired against "
+        "`a0-r0@work` (the network alone).",
         "",
         "| setting | mean Dice | Δ vs network alone | improved | s / subject |",
         "| --- | --- | --- | --- | --- |",
@@ -502,6 +510,32 @@ def refine_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
             d, i = _delta_cells([v - b[k] for k, v in r["per_subject"].items() if k in b])
         lines.append(
             f"| {r['setting']} | {_f(r['mean_dice'])} | {d} | {i} | {_f(r['seconds_per_subject'], 1)} |"
+        )
+    return lines
+
+
+def affine_cost_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """``bench/investigations/affine_cost.py``: the preparation's ANTs affine against AffineFast."""
+    f = screen_dir / "affine" / "affine_cost.json"
+    if not f.exists():
+        return []
+    kinds = json.loads(f.read_text())["kinds"]
+    lines = [
+        "",
+        "### A cheaper affine preparation? (issue 31)",
+        "",
+        "`python -m bench.investigations.affine_cost`: ANTs' `Affine` (the preparation's) and "
+        "`AffineFast` (its two finest levels skipped) of each test scan to the atlas on the 2 mm grid; "
+        "seconds, and how far each moves the atlas's labelled voxels from the pinned transform "
+        "(a rerun of `Affine` shows ANTs' own run-to-run spread). Medians over the six subjects.",
+        "",
+        "| ANTs transform | s / subject | RMS distance to the pinned transform (mm) | worst subject (mm) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for kind, k in kinds.items():
+        worst = max(r["rms_mm"] for r in k["subjects"].values())
+        lines.append(
+            f"| {kind} | {_f(k['median_seconds'], 1)} | {_f(k['median_rms_mm'], 2)} | {_f(worst, 2)} |"
         )
     return lines
 

@@ -209,7 +209,12 @@ def test_model_from_an_incompatible_version(toy_data, tmp_path, capsys, edit, me
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [(["--shard", "2/2"], r"--shard '2/2': expected 0 <= i < n"), (["--workers", "-1"], "--workers -1")],
+    [
+        (["--shard", "2/2"], r"--shard '2/2': expected 0 <= i < n"),
+        (["--workers", "-1"], "--workers -1"),
+        (["--fast"], "--fast: --affine-only has no field"),
+        (["--adapt-steps", "5"], "--adapt-steps: --affine-only has no field"),
+    ],
 )
 def test_bad_segment_options(toy_data, tmp_path, capsys, option, message):
     images, labels = toy_data
@@ -224,9 +229,11 @@ def test_bad_segment_options(toy_data, tmp_path, capsys, option, message):
         (["--spacing", "3"], "--spacing: the model's run fixes the atlas and the grid"),
         (["--box", "1", "2", "3"], "--box: the model's run fixes"),
         (["--prealigned"], "--prealigned: the model's run fixes"),
-        (["--atlas", "{img}"], "--atlas: the model's run fixes"),
-        (["--adapt", "weights"], "--adapt: acts only with --adapt-steps"),
-        (["--adapt-lr", "0.1"], "--adapt-lr: acts only with --adapt-steps"),
+        (["--adapt-steps", "0", "--adapt", "weights"], "--adapt: acts only with adaptation steps"),
+        (["--adapt-steps", "0", "--adapt-lr", "0.1"], "--adapt-lr: acts only with adaptation steps"),
+        (["--fast", "--refine-steps", "3"], "--refine-steps: --fast is the network's field alone"),
+        (["--fast", "--adapt", "weights"], "--adapt: --fast is the network's field alone"),
+        (["--refine-steps", "0", "--refine-lr", "0.2"], "--refine-lr: acts only with refinement steps"),
         (["--affine-only"], "--model: --affine-only uses no model"),
     ],
 )

@@ -51,8 +51,12 @@ def affine_register(
     moving: np.ndarray,
     moving_affine: np.ndarray,
     seed: int = 0,
+    kind: str = "Affine",
 ) -> np.ndarray:
     """Affine registration of ``moving`` to ``fixed`` (mutual information, ANTs' defaults).
+
+    ``kind``: ANTs' ``type_of_transform``, "Affine" (the preparation's) or "AffineFast" (the two
+    finest levels skipped; measured in bench/investigations/affine_cost.py).
 
     Returns T (4 x 4, RAS mm) that maps a fixed world point to the matching moving world point, so
     the moving image resampled onto the fixed grid is ``moving(inv(A_moving) T A_fixed v)``.
@@ -68,7 +72,7 @@ def affine_register(
             reg = ants.registration(
                 fixed=f,
                 moving=m,
-                type_of_transform="Affine",
+                type_of_transform=kind,
                 outprefix=os.path.join(tmp, "x"),
                 verbose=False,
             )

@@ -283,8 +283,10 @@ def segment_files(
     atlas and QC map) into ``out_dir``, on the input's own grid with its format, affine and header.
 
     ``model`` None transfers labels through the affine alone. ``cfg`` (default
-    :class:`~ltnet.config.SegmentConfig`): the interpolation, the extra outputs and test-time
-    adaptation (``adapt_steps`` > 0 refines each field on its own pair first, :mod:`ltnet.adapt`).
+    :class:`~ltnet.config.SegmentConfig`): the interpolation, the extra outputs, test-time
+    adaptation on the working grid (``adapt_steps``, :mod:`ltnet.adapt`) and the finer grid the
+    field is carried to, refined on (``refine_steps``) and the labels transferred from
+    (``refine_spacing``, :mod:`ltnet.refine`); both act only where there is a model's field.
     ``save_qc`` runs G_B as well and writes ``<subject>_qc<ext>``, the cycle error
     |dpF(t) + dpB(t + dpF(t))| in mm on the input's grid, with its mean inside each transferred
     structure in the subject's JSON record. The record (``<subject>_segment.json``) also holds
