@@ -456,7 +456,10 @@ def versus_syn_1mm(rows: dict, prep: float | None) -> list[str]:
         "ladder-full-s0's model (network at 2 mm, both directions, then the field carried to 1 mm, "
         "refined there and the labels transferred from the 1 mm atlas); `fast`: with `--fast` (no "
         "refinement steps). ltnet's seconds include the ANTs affine preparation "
-        f"({_f(prep, 1)} s, the affine row's cold-cache figure). Δ: paired per subject against syn-1mm.",
+        f"({_f(prep, 1)} s, the affine row's cold-cache figure). Δ: paired per subject against syn-1mm. "
+        "SyN runs with antspyx's defaults, as a user calls it: `reg_iterations=(40, 20, 0)`, so its "
+        "deformable stage does not iterate at the finest (1 mm) level; a SyN with iterations there "
+        "was not measured (it would take longer).",
         "",
         "| row | mean Dice | Δ vs syn-1mm | improved | s / subject (with prep) | time vs syn-1mm |",
         "| --- | --- | --- | --- | --- | --- |",
