@@ -170,6 +170,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += ingredient_section()
     lines += symmetric_section()
     lines += versus_syn_1mm(rows, prep)
+    lines += syn_iterations_section(rows) if "syn-1mm" in rows else []
     lines += refine_section()
     lines += affine_cost_section()
 
@@ -482,6 +483,30 @@ def versus_syn_1mm(rows: dict, prep: float | None) -> list[str]:
         lines.append(
             f"| {name} | {_f(r['dice']['summary']['mean'])} | {d} | {i} | {_f(total, 1)} | {ratio} |"
         )
+    return lines
+
+
+def syn_iterations_section(rows: dict, screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """``bench/investigations/syn_fine_iterations.py``: SyN at 1 mm with iterations at its finest
+    level, on some subjects, beside the syn-1mm row and segment's default for the same subjects."""
+    recs = [json.loads(f.read_text()) for f in sorted((screen_dir / "syn").glob("*.json"))]
+    default = rows.get("default", {}).get("dice", {}).get("subjects", {})
+    if not recs:
+        return []
+    lines = [
+        "",
+        "`python -m bench.investigations.syn_fine_iterations`: the same SyN with iterations at its "
+        "1 mm level too, on some subjects (it takes longer; Dice scored as the rows):",
+        "",
+        "| subject | reg_iterations | SyN Dice | s | syn-1mm row (40, 20, 0) | ltnet default |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in recs:
+        its = ", ".join(map(str, r["reg_iterations"]))
+        for n, v in r["subjects"].items():
+            ours = default.get(n, {}).get("mean")
+            cells = [f"({its})", _f(v["dice"]), _f(v["seconds"], 0), _f(v["default_dice"]), _f(ours)]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -9,7 +9,8 @@ from ltnet.config import PrepConfig, SegmentConfig
 from ltnet.errors import LtnetError
 from ltnet.io.resample import box_affine
 from ltnet.nn import SpatialTransformer
-from ltnet.refine import carry_field, finer_grid, optimise_field, scan_on_grid
+from ltnet.prepare import scan_on_grid
+from ltnet.refine import carry_field, finer_grid, optimise_field
 from tests.conftest import textured
 from tests.test_prepare import oblique_scan  # noqa: F401  (fixture)
 

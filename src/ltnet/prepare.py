@@ -72,6 +72,14 @@ class Prepared:
     transform: np.ndarray
 
 
+def scan_on_grid(
+    data: np.ndarray, scan_affine: np.ndarray, transform: np.ndarray, affine: np.ndarray, shape: Sequence[int]
+) -> np.ndarray:
+    """A scan's voxels (X, Y, Z) resampled onto a grid of the atlas's world through its preparation
+    ``transform`` (atlas world -> scan world) and rescaled to [0, 1], as the preparation does."""
+    return normalize_intensity(resample(data, scan_affine, affine, shape, transform))
+
+
 # Volume with signal over the atlas's labelled brain volume, measured on real scans (native space):
 # skull-stripped 1.22-1.27 (FreeSurfer brainmask, bert), with skull 1.87-2.16 (T1.mgz, raw CANDI).
 SKULL_RATIO = 1.6
@@ -138,7 +146,7 @@ def prepare_scan(
         fixed, reg_affine = atlas_image, atlas_affine
     if transform is None:
         transform = affine_register(fixed, reg_affine, normalize_intensity(data), vol.affine, seed=seed)
-    image = normalize_intensity(resample(data, vol.affine, atlas_affine, atlas_image.shape, transform))
+    image = scan_on_grid(data, vol.affine, transform, atlas_affine, atlas_image.shape)
     cache.put(key, {"image": image, "transform": transform})
     return Prepared(image, transform)
 

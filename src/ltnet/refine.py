@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from ltnet import losses
-from ltnet.io.resample import box_affine, grid_coords, resample, sample_at
+from ltnet.io.resample import box_affine, grid_coords, sample_at
 from ltnet.nn import slab_warp
-from ltnet.prepare import normalize_intensity
 
 
 def finer_grid(
@@ -44,14 +43,6 @@ def carry_field(
     scale = float(np.linalg.norm(src_affine[:3, 0]) / np.linalg.norm(dst_affine[:3, 0]))
     coords = grid_coords(dst_affine, dst_shape, src_affine).to(dp.device)
     return sample_at(dp.float(), coords, padding="border") * scale
-
-
-def scan_on_grid(
-    data: np.ndarray, scan_affine: np.ndarray, transform: np.ndarray, affine: np.ndarray, shape: Sequence[int]
-) -> np.ndarray:
-    """A scan's voxels (X, Y, Z) resampled onto a grid of the atlas's world through its preparation
-    ``transform`` (atlas world -> scan world) and rescaled to [0, 1], as the preparation does."""
-    return normalize_intensity(resample(data, scan_affine, affine, shape, transform))
 
 
 @dataclass(frozen=True)

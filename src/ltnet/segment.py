@@ -246,7 +246,8 @@ def refine_on(
 ) -> tuple[torch.Tensor, dict]:
     """dp (1, 3, D, H, W) on ``atlas``'s working grid carried onto ``fine``'s grid and optimised there
     on the scan (``item``, resampled from its own file); the field on the fine grid and a record."""
-    from ltnet.refine import carry_field, optimise_field, scan_on_grid
+    from ltnet.prepare import scan_on_grid
+    from ltnet.refine import carry_field, optimise_field
 
     vol = item.volume
     data = vol.data if item.mask is None else np.where(item.mask.data > 0, vol.data, 0)

@@ -67,3 +67,18 @@ def test_versus_syn_1mm_pairs_and_adds_the_preparation(rows):
     assert "+0.007" in line and "2/3" in line, line
     assert "| 12.0 | 1/10.0 |" in line, line  # 2 s of segment + 10 s of preparation
     assert versus_syn_1mm({k: v for k, v in rows.items() if k != "syn-1mm"}, prep=10.0) == []
+
+
+def test_syn_iterations_section_sets_each_subject_beside_the_row_and_ltnet(rows, tmp_path):
+    from bench.results_md import syn_iterations_section
+
+    (tmp_path / "syn").mkdir()
+    rec = {
+        "reg_iterations": [40, 20, 10],
+        "subjects": {"s1": {"dice": 0.83, "seconds": 400.0, "default_dice": 0.8}},
+    }
+    (tmp_path / "syn" / "40x20x10.json").write_text(json.dumps(rec))
+    rows["default"] = _row(0.85, {"s1": 0.851})
+    line = next(ln for ln in syn_iterations_section(rows, tmp_path) if ln.startswith("| s1 |"))
+    assert line == "| s1 | (40, 20, 10) | 0.830 | 400 | 0.800 | 0.851 |"
+    assert syn_iterations_section(rows, tmp_path / "none") == []
