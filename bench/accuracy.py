@@ -47,6 +47,9 @@ from bench.store import RowStore
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LTNET_DATA", REPO.parent / "shared" / "data"))
+# segment's flags for the network's field alone, transferred from the working grid: the learned
+# rows measured the network this way before segment adapted and refined by default
+NETWORK_ONLY = ("--fast", "--refine-spacing", "off")
 LADDER = ("voxelmorph", "gan", "cycle", "trans", "anat", "trans-anat", "full")
 
 
@@ -339,8 +342,8 @@ class Bench(RowStore, AntsBaselines):
         from ltnet.config import get_variant
 
         paper = self.prefix == "paper-" and get_variant(variant).backward
-        flags = ["--fast"] if network else []
-        return [*flags, "--refine-spacing", "off", *(["--forward-only"] if paper else [])]
+        flags = list(NETWORK_ONLY) if network else ["--refine-spacing", "off"]
+        return [*flags, *(["--forward-only"] if paper else [])]
 
     def row_segment_default(self, fast: bool) -> dict:
         """Issue 31: ``default`` is ``ltnet segment --model`` with no extra flag on ladder-full-s0's
@@ -364,7 +367,7 @@ class Bench(RowStore, AntsBaselines):
         run = self.root / "runs" / f"{self.prefix}{inner}"
         if not (self.rows / f"{self.prefix}{inner}.json").exists() or not (run / "checkpoint.pt").exists():
             raise RuntimeError(f"needs the row {self.prefix}{inner} and its model in this checkout first")
-        command = ["segment", "--model", str(run), "--forward-only", "--fast", "--refine-spacing", "off"]
+        command = ["segment", "--model", str(run), "--forward-only", *NETWORK_ONLY]
         seg, ev = self.segment_and_score(f"{self.prefix}forward-{inner}", command)
         return {"dice": ev, "seconds_per_subject": self.seg_seconds(seg), "train_seconds": 0.0, "of": inner}
 

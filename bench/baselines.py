@@ -16,12 +16,16 @@ class AntsBaselines:
     """Rows ``syn`` and ``jlf-<k>``, for a :class:`bench.accuracy.Bench` (its subjects, profile,
     output folder and ``evaluate``)."""
 
+    def syn_folder(self, spacing: float) -> str:
+        """Where SyN at ``spacing`` keeps its pairs: ``syn`` at the profile's ``syn_spacing`` (shared
+        with the JLF rows), ``syn-<spacing>mm`` otherwise."""
+        return "syn" if spacing == self.p.syn_spacing else f"syn-{spacing:g}mm"
+
     def syn_pair(self, moving: str, fixed: str, spacing: float | None = None) -> dict:
         """SyN (its affine stage included) of ``moving`` to ``fixed`` at ``spacing`` mm (default: the
         profile's ``syn_spacing``), labels warped by ``genericLabel``; cached under the output folder."""
         spacing = spacing or self.p.syn_spacing
-        folder = "syn" if spacing == self.p.syn_spacing else f"syn-{spacing:g}mm"
-        out = self.root / folder / f"{moving}_to_{fixed}"
+        out = self.root / self.syn_folder(spacing) / f"{moving}_to_{fixed}"
         done = out / "done.json"
         if done.exists():
             return json.loads(done.read_text())
@@ -66,7 +70,7 @@ class AntsBaselines:
         grid): single-atlas SyN from the atlas to each test subject."""
         a, names = self.atlas(), self.test_names()
         spacing = spacing or self.p.syn_spacing
-        folder = "syn" if spacing == self.p.syn_spacing else f"syn-{spacing:g}mm"
+        folder = self.syn_folder(spacing)
         pred = self.root / f"{folder}-labels"
         pred.mkdir(exist_ok=True)
         secs = []

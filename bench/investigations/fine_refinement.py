@@ -42,7 +42,7 @@ def parse(spec: str) -> dict:
 
 def main() -> int:
     from bench.accuracy import DATA
-    from ltnet.atlas import load_atlas
+    from ltnet.atlas import with_source_from_files
     from ltnet.cache import PrepCache
     from ltnet.config import SegmentConfig
     from ltnet.evaluate import evaluate_files
@@ -61,9 +61,9 @@ def main() -> int:
     trained = load_trained(args.run)
     atlas = trained.atlas
     if atlas.source is None:  # a model trained before checkpoints kept the full-resolution atlas
-        full = load_atlas(atlas_dir / "brainmask.mgz", atlas_dir / "aseg.mgz", trained.prep)
-        assert np.array_equal(full.labels, atlas.labels), "not the model's atlas"
-        atlas = atlas.with_source(full.source)
+        atlas = with_source_from_files(
+            atlas, atlas_dir / "brainmask.mgz", atlas_dir / "aseg.mgz", trained.prep
+        )
     links = REPO / "bench" / "out" / "accuracy" / "cpu" / "data"  # named by subject (bench.accuracy)
     images = [links / "images" / f"{n}.mgz" for n in args.subjects]
     truths = [links / "labels" / f"{n}.mgz" for n in args.subjects]

@@ -29,6 +29,26 @@ from ltnet.prepare import (
 from ltnet.trilinear import LabelGrid
 
 
+def _grid_state(image: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> dict[str, torch.Tensor]:
+    """An image, id map and affine as plain tensors, for a ``weights_only`` checkpoint; ids in
+    int16 where they fit (half the space: the full-resolution source is the checkpoint's largest)."""
+    small = labels.size and labels.min() >= 0 and labels.max() < 2**15
+    return {
+        "image": torch.from_numpy(image),
+        "labels": torch.from_numpy(labels.astype(np.int16) if small else labels),
+        "affine": torch.from_numpy(affine),
+    }
+
+
+def _grid_arrays(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image float32, ids int32, affine float64) back from :func:`_grid_state`."""
+    return (
+        state["image"].numpy().astype(np.float32),
+        state["labels"].numpy().astype(np.int32),
+        state["affine"].numpy().astype(np.float64),
+    )
+
+
 @dataclass(frozen=True)
 class AtlasSource:
     """The atlas image and label map at their own resolution, cropped to the working box with a
@@ -61,21 +81,11 @@ class AtlasSource:
         )
 
     def to_state(self) -> dict[str, Any]:
-        small = self.labels.min() >= 0 and self.labels.max() < 2**15
-        labels = self.labels.astype(np.int16) if small else self.labels  # half the checkpoint's share
-        return {
-            "image": torch.from_numpy(self.image),
-            "labels": torch.from_numpy(labels),
-            "affine": torch.from_numpy(self.affine),
-        }
+        return _grid_state(self.image, self.labels, self.affine)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> AtlasSource:
-        return cls(
-            state["image"].numpy().astype(np.float32),
-            state["labels"].numpy().astype(np.int32),
-            state["affine"].numpy().astype(np.float64),
-        )
+        return cls(*_grid_arrays(state))
 
 
 @dataclass(frozen=True)
@@ -156,9 +166,7 @@ class Atlas:
     def to_state(self) -> dict[str, Any]:
         """Plain tensors and lists, for a ``weights_only`` checkpoint."""
         return {
-            "image": torch.from_numpy(self.image),
-            "labels": torch.from_numpy(self.labels),
-            "affine": torch.from_numpy(self.affine),
+            **_grid_state(self.image, self.labels, self.affine),
             "label_ids": list(self.label_ids),
             "brain_ml": self.brain_ml,
             "signal_ratio": self.signal_ratio,
@@ -168,9 +176,7 @@ class Atlas:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Atlas:
         return cls(
-            state["image"].numpy().astype(np.float32),
-            state["labels"].numpy().astype(np.int32),
-            state["affine"].numpy().astype(np.float64),
+            *_grid_arrays(state),
             tuple(int(i) for i in state["label_ids"]),
             float(state.get("brain_ml", math.nan)),
             float(state.get("signal_ratio", math.nan)),
@@ -214,6 +220,22 @@ def load_atlas(
     if prep.prealigned:  # the atlas's own grid is the working grid: nothing finer to keep
         return atlas
     return atlas.with_source(AtlasSource.crop(img, seg, affine, labels.shape))
+
+
+def with_source_from_files(
+    atlas: Atlas, image_path: str | os.PathLike, labels_path: str | os.PathLike, prep: PrepConfig
+) -> Atlas:
+    """A model's atlas given its full-resolution source from the atlas files, for a model trained
+    before checkpoints kept it; refused when the atlas has one, or the files are not this atlas
+    (their label map on the working grid differs)."""
+    if atlas.source is not None:
+        raise LtnetError(
+            "--atlas: the model holds its atlas at full resolution; it acts only with --affine-only"
+        )
+    full = load_atlas(image_path, labels_path, prep)
+    if full.shape != atlas.shape or not np.array_equal(full.labels, atlas.labels):
+        raise LtnetError(f"{image_path}: not the model's atlas (its label map on the working grid differs)")
+    return atlas.with_source(full.source)
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:

@@ -151,8 +151,7 @@ def cycle_error_native(
     with autocast_context(dp_f.device, amp):
         y_bar = model.warp(x, dp_f)
         dp_b = model.g_b(y_bar, x).float()
-    spacing = float(np.linalg.norm(atlas.affine[:3, 0]))
-    err = cycle_error(dp_f.float(), dp_b, model.warp) * spacing  # (1, D, H, W) mm
+    err = cycle_error(dp_f.float(), dp_b, model.warp) * atlas.spacing  # (1, D, H, W) mm
     coords = grid_coords(native.affine, native.shape, atlas.affine, np.linalg.inv(transform)).to(dp_f.device)
     return sample_at(err[None], coords)[0, 0].cpu().numpy().astype(np.float32)
 
@@ -254,13 +253,7 @@ def refine_on(
     y = scan_on_grid(data, vol.affine, item.transform, fine.affine, fine.shape)
     y_t = torch.from_numpy(y)[None, None].to(dp.device)
     dp0 = carry_field(dp, atlas.affine, fine.affine, fine.shape)
-    fit = optimise_field(
-        fine.image_tensor(dp.device),
-        y_t,
-        dp0,
-        cfg.refine_steps,
-        cfg.refine_lr,
-    )
+    fit = optimise_field(fine.image_tensor(dp.device), y_t, dp0, cfg.refine_steps, cfg.refine_lr)
     rec = {"steps": cfg.refine_steps, "spacing": fine.spacing, "lr": cfg.refine_lr}
     return fit.dp, {**rec, "loss_before": fit.loss_before, "loss_after": fit.loss_after}
 

@@ -4,29 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from ltnet.commands.options import DEVICE, pick_device, prep_cache, prep_config, prep_options
 from ltnet.config import DEFAULT_ADAPT_STEPS, DEFAULT_REFINE_LR, DEFAULT_REFINE_STEPS
 from ltnet.errors import LtnetError
-
-
-def with_source_from(atlas, prep, image: str | None, labels: str | None):
-    """The model's atlas with its full-resolution source read from the atlas files (for a model
-    trained before checkpoints kept it); refused when the model has one, or the files are not its
-    atlas."""
-    from ltnet.atlas import load_atlas
-
-    if atlas.source is not None:
-        raise LtnetError(
-            "--atlas: the model holds its atlas at full resolution; it acts only with --affine-only"
-        )
-    if not (image and labels):
-        raise LtnetError("--atlas and --atlas-labels go together")
-    full = load_atlas(image, labels, prep)
-    if full.shape != atlas.shape or not np.array_equal(full.labels, atlas.labels):
-        raise LtnetError(f"{image}: not the model's atlas (its label map on the working grid differs)")
-    return atlas.with_source(full.source)
 
 
 def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
@@ -251,7 +231,11 @@ def run(args: argparse.Namespace) -> int:
         trained = load_trained(args.model, device)
         atlas, prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
         if args.atlas or args.atlas_labels:
-            atlas = with_source_from(atlas, prep, args.atlas, args.atlas_labels)
+            from ltnet.atlas import with_source_from_files
+
+            if not (args.atlas and args.atlas_labels):
+                raise LtnetError("--atlas and --atlas-labels go together")
+            atlas = with_source_from_files(atlas, args.atlas, args.atlas_labels, prep)
         if args.forward_only and model.g_b is None:
             raise LtnetError(
                 f"--forward-only: the model ({trained.config.variant}) has no backward network, so it "

@@ -4,14 +4,13 @@ from ltnet.losses.anatomy import anatomy_cycle_loss, anatomy_difference_loss
 from ltnet.losses.charbonnier import charbonnier
 from ltnet.losses.consistency import compose, image_cycle_loss, transformation_consistency_loss
 from ltnet.losses.gan import lsgan_discriminator_loss, lsgan_generator_loss, r1_penalty
-from ltnet.losses.similarity import FixedImageLNCC, box_lncc_loss, lncc_loss
+from ltnet.losses.similarity import FixedImageLNCC, lncc_loss
 from ltnet.losses.smoothness import gradient_loss
 
 __all__ = [
     "FixedImageLNCC",
     "anatomy_cycle_loss",
     "anatomy_difference_loss",
-    "box_lncc_loss",
     "charbonnier",
     "compose",
     "gradient_loss",
