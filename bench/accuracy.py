@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.baselines import AntsBaselines
+from bench.multiatlas import MultiAtlasRows
 from bench.store import RowStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def subjects() -> dict[str, tuple[Path, Path]]:
     return out
 
 
-class Bench(RowStore, AntsBaselines):
+class Bench(RowStore, AntsBaselines, MultiAtlasRows):
     """The accuracy benchmark of one profile: its subjects, the ``ltnet`` runner, the prepared-scan
     pins and the learned rows; row storage (:class:`RowStore`) and the ANTs rows
     (:class:`AntsBaselines`) live in their own modules."""
@@ -555,9 +556,11 @@ def row_names(bench: Bench) -> list[str]:
     rows (ltnet's recipe), the rows built on the full model, the rest of the ladder, and last the
     same learned rows with the paper's recipe (``paper-<row>``)."""
     names = ["affine", "syn", "syn-1mm", *[f"jlf-{k}" for k in (2, 3, 4, 5)]]
+    names += [f"syn-fused-{k}" for k in (2, 3, 4, 5)]  # issue 32: JLF's registrations, ltnet's fusion
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
+    learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
@@ -593,6 +596,10 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_syn(1.0)
     if row.startswith("jlf-"):
         return bench.row_jlf(int(row.split("-")[1]))
+    if row.startswith("syn-fused-"):
+        return bench.row_syn_fused(int(row.rsplit("-", 1)[1]))
+    if row.startswith("ltnet-mas-"):
+        return bench.row_mas(int(row.rsplit("-", 1)[1]))
     if row == "curve":
         return bench.row_curve()
     if row.startswith("ladder-"):

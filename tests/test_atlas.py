@@ -67,3 +67,37 @@ def test_select_atlas_aligns_candidates_that_are_not_on_one_grid(toy_data, tmp_p
     _, scores = select_atlas([*images, copy], spacing=2.0)
     assert scores[copy] == pytest.approx(scores[images[0]], abs=0.01)
     assert min(scores.values()) > 0.8
+
+
+def test_atlas_files_pair_by_subject_name_in_the_images_order(tmp_path):
+    from ltnet.atlas import pair_atlas_files
+
+    imgs = [tmp_path / "images" / f"{n}.nii.gz" for n in ("sub-02", "sub-01")]
+    labs = [tmp_path / "labels" / f"{n}.nii.gz" for n in ("sub-01", "sub-02")]
+    pairs = pair_atlas_files(imgs, labs)
+    assert [(n, i.name, la.name) for n, i, la in pairs] == [
+        ("sub-02", "sub-02.nii.gz", "sub-02.nii.gz"),
+        ("sub-01", "sub-01.nii.gz", "sub-01.nii.gz"),
+    ]
+    # one atlas pairs as given, whatever its files are called
+    assert pair_atlas_files([imgs[0]], [tmp_path / "aseg.mgz"])[0][2].name == "aseg.mgz"
+    with pytest.raises(LtnetError, match=r"sub-01.nii.gz: no label map with the subject name 'sub-01'"):
+        pair_atlas_files(imgs, labs[1:])
+    with pytest.raises(LtnetError, match="a label map without an atlas image"):
+        pair_atlas_files(imgs, [*labs, tmp_path / "labels" / "sub-03.nii.gz"])
+
+
+def test_several_atlases_on_one_grid(toy_data):
+    from ltnet.atlas import load_atlases
+    from ltnet.config import PrepConfig
+    from ltnet.io import load_labels
+
+    images, labels = toy_data
+    atlases = load_atlases(images[:3], labels[:3], PrepConfig(prealigned=True))
+    assert [a.name for a in atlases] == ["sub-01", "sub-02", "sub-03"]
+    for a, lab in zip(atlases, labels[:3], strict=True):
+        assert a.shape == atlases[0].shape and np.allclose(a.affine, atlases[0].affine)
+        assert np.array_equal(a.labels, load_labels(lab).data)  # prealigned: the labels as they are
+    # a model's atlas given again is recognised, whatever the others
+    again = load_atlases(images[1:3], labels[1:3], PrepConfig(prealigned=True), reference=atlases[1])
+    assert again[0].labels is atlases[1].labels and again[1].name == "sub-03"

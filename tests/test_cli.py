@@ -129,3 +129,54 @@ def test_bad_input_exits_2_with_one_line(toy_data, tmp_path, capsys, argv, messa
     import re
 
     assert re.search(message, err[0])
+
+
+def test_several_atlases_train_and_segment_with_fusion(toy_data, tmp_path, capsys):
+    images, labels = toy_data
+    run, seg = tmp_path / "run", tmp_path / "seg"
+    argv = ["train", "--atlas", *map(str, images[:2]), "--atlas-labels", *map(str, labels[1::-1])]
+    argv += ["--images", *map(str, images), "--out", str(run), "--steps", "1", "--quiet", "--prealigned"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err.count("holds the atlas's voxels: left out") == 2
+    argv = ["segment", "--model", str(run), "--images", str(images[3]), "--out", str(seg)]
+    assert main([*argv, "--save-prob", "--fusion", "vote", "--adapt-steps", "1", "--quiet"]) == 0
+    rec = json.loads((seg / "sub-04_segment.json").read_text())
+    assert rec["fusion"]["atlases"] == ["sub-01", "sub-02"] and rec["fusion"]["rule"] == "vote"
+    prob = nib.load(seg / "sub-04_prob.nii.gz").get_fdata()
+    assert prob.min() > 0 and prob.max() <= 1 + 1e-6 and prob[0, 0, 0] == 1  # a corner: background, certain
+    capsys.readouterr()
+    # --fusion with one atlas acts on nothing: refused
+    assert main([*argv, "--atlases", "1", "--fusion", "local", "--overwrite"]) == 2
+    assert "--fusion: acts only with several atlases" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--atlas", "{img0}", "{img1}", "--atlas-labels", "{lab0}"],
+            "sub-02.nii.gz: no label map with the subject",
+        ),
+        (["--atlas", "{img0}"], "--atlas: give each atlas's label map with --atlas-labels"),
+        (
+            ["--atlases", "0", "--atlas", "{img0}", "--atlas-labels", "{lab0}"],
+            "--atlases 0: expected 1 or more",
+        ),
+    ],
+)
+def test_an_atlas_without_labels_exits_2(toy_data, tmp_path, capsys, extra, message):
+    images, labels = toy_data
+    fmt = {"img0": images[0], "img1": images[1], "lab0": labels[0]}
+    argv = [
+        "segment",
+        "--affine-only",
+        "--prealigned",
+        "--images",
+        str(images[2]),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main([*argv, *(a.format(**fmt) for a in extra)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "o").exists()

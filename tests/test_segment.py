@@ -195,3 +195,65 @@ def test_segment_records_which_fields_it_used(run, toy_data, tmp_path):
     both = json.loads((tmp_path / "both" / "sub-02_segment.json").read_text())
     fwd = json.loads((tmp_path / "fwd" / "sub-02_segment.json").read_text())
     assert both["symmetric"] is True and fwd["symmetric"] is False
+
+
+def test_atlases_that_agree_fuse_to_their_labels(toy_data, tmp_path):
+    import dataclasses
+
+    from ltnet.atlas import load_atlas
+    from ltnet.config import PrepConfig
+    from ltnet.io import load_labels
+
+    images, labels = toy_data
+    prep = PrepConfig(prealigned=True)
+    a = load_atlas(images[0], labels[0], prep)
+    twin = dataclasses.replace(a, name="twin")
+    cfg = SegmentConfig(save_prob=True)
+    for rule in ("vote", "local"):
+        out = tmp_path / rule
+        segment_files(
+            a,
+            prep,
+            None,
+            images[1:2],
+            out,
+            dataclasses.replace(cfg, fusion=rule),
+            progress=False,
+            atlases=[a, twin],
+        )
+        got = load_labels(out / "sub-02_labels.nii.gz").data
+        assert np.array_equal(got, a.labels)  # the affine alone on one grid: the atlas's labels
+        assert np.allclose(load_image(out / "sub-02_prob.nii.gz").data, 1.0)
+        rec = json.loads((out / "sub-02_segment.json").read_text())
+        assert rec["fusion"]["atlases"] == ["sub-01", "twin"] and rec["fusion"]["rule"] == rule
+
+
+def test_several_atlases_with_a_model_fuse_and_the_most_similar_is_chosen(run, toy_data, tmp_path):
+    from ltnet.atlas import load_atlases
+
+    images, labels = toy_data
+    t = load_trained(run)
+    atlases = load_atlases(images[:3], labels[:3], t.prep, reference=t.atlas)
+    cfg = SegmentConfig(refine_spacing=None, adapt_steps=2)
+    segment_files(
+        t.atlas, t.prep, t.model, images[3:], tmp_path / "all", cfg, progress=False, atlases=atlases
+    )
+    rec = json.loads((tmp_path / "all" / "sub-04_segment.json").read_text())
+    assert rec["fusion"]["atlases"] == ["sub-01", "sub-02", "sub-03"] and len(rec["adapt"]) == 3
+    assert abs(sum(rec["fusion"]["mean_weight"]) - 1) < 1e-5
+    one = SegmentConfig(refine_spacing=None, adapt_steps=0, atlases=1)
+    segment_files(
+        t.atlas, t.prep, t.model, images[3:], tmp_path / "one", one, progress=False, atlases=atlases
+    )
+    rec = json.loads((tmp_path / "one" / "sub-04_segment.json").read_text())
+    assert "fusion" not in rec and "deformation" in rec  # one atlas: the single-atlas path
+    with pytest.raises(LtnetError, match="--save-field: one per atlas"):
+        segment_files(
+            t.atlas,
+            t.prep,
+            t.model,
+            images[3:],
+            tmp_path / "f",
+            SegmentConfig(save_field=True),
+            atlases=atlases,
+        )

@@ -185,3 +185,21 @@ def test_init_starts_from_another_runs_weights_with_a_fresh_optimiser(data, tmp_
     with pytest.raises(LtnetError, match="cannot start from this model"):
         half = TrainConfig(variant="cycle", steps=1, net=replace(cfg.net, half_res=True))
         train(half, data, tmp_path / "e", progress=False, init=tmp_path / "a")
+
+
+def test_several_atlases_train_one_pair_of_networks_and_are_kept(toy_data, tmp_path):
+    from ltnet.segment import load_trained
+    from ltnet.train import atlas_indices
+
+    images, labels = toy_data
+    with pytest.warns(UserWarning, match="holds the atlas's voxels"):  # atlases leave the pool
+        data = load_train_data(images[:2], labels[:2], images)
+    assert len(data.atlases) == 2 and len(data.images) == 2
+    train(TrainConfig(variant="full", steps=2), data, tmp_path / "r", progress=False)
+    t = load_trained(tmp_path / "r")
+    assert [a.name for a in t.atlases] == ["sub-01", "sub-02"]
+    assert np.array_equal(t.atlases[1].labels, data.atlases[1].labels)
+    draws = [i for s in range(200) for i in atlas_indices(0, s, 2, 2)]
+    assert draws == [i for s in range(200) for i in atlas_indices(0, s, 2, 2)]  # a pure function
+    assert 0.4 < np.mean(draws) < 0.6  # both atlases, about equally
+    assert atlas_indices(0, 5, 1, 3) == [0, 0, 0]

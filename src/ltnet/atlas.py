@@ -24,6 +24,7 @@ from ltnet.prepare import (
     prepare_atlas_arrays,
     prepare_scan,
     signal_ml,
+    to_working_grid,
     working_grid,
 )
 from ltnet.trilinear import LabelGrid
@@ -61,13 +62,22 @@ class AtlasSource:
     affine: np.ndarray
 
     @classmethod
-    def crop(cls, image: Volume, labels: Volume, box: np.ndarray, box_shape: Sequence[int]) -> AtlasSource:
+    def crop(
+        cls,
+        image: Volume,
+        labels: Volume,
+        box: np.ndarray,
+        box_shape: Sequence[int],
+        to_box_world: np.ndarray | None = None,
+    ) -> AtlasSource:
         """The part of ``image`` and ``labels`` (one grid) that covers the RAS grid (``box``,
-        ``box_shape``), with two voxels to spare."""
-        to_box = np.linalg.inv(box) @ image.affine
-        region = covering_region(to_box, box_shape, image.shape)
+        ``box_shape``), with two voxels to spare. ``to_box_world``: the map from the image's world
+        to the box's (an extra atlas's inverse preparation transform); identity by default. The
+        source's affine maps its voxels into the box's world."""
+        affine = image.affine if to_box_world is None else to_box_world @ image.affine
+        region = covering_region(np.linalg.inv(box) @ affine, box_shape, image.shape)
         if region is None:
-            raise LtnetError(f"{image.path}: the atlas does not cover its own working box")
+            raise LtnetError(f"{image.path}: the atlas does not cover its working box")
         region = tuple(
             slice(max(r.start - 2, 0), min(r.stop + 2, n)) for r, n in zip(region, image.shape, strict=True)
         )
@@ -77,7 +87,7 @@ class AtlasSource:
         return cls(
             np.asarray(image.data[region], np.float32),
             np.asarray(labels.data[region], np.int32),
-            image.affine @ corner,
+            affine @ corner,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -94,7 +104,7 @@ class Atlas:
 
     image: float32 (X, Y, Z) in [0, 1]; labels: int32 (X, Y, Z); affine: (4, 4) voxel -> world mm;
     label_ids: the ids present, sorted, background (0) first: channel c of :meth:`one_hot` is
-    label ``label_ids[c]``.
+    label ``label_ids[c]``. name: the atlas's subject name (from its file), for records.
     """
 
     image: np.ndarray
@@ -104,6 +114,7 @@ class Atlas:
     brain_ml: float = math.nan  # labelled volume, and signal volume over it: for the skull check
     signal_ratio: float = math.nan
     source: AtlasSource | None = None  # the full-resolution atlas, for refinement on finer grids
+    name: str = ""
 
     @classmethod
     def from_arrays(
@@ -113,12 +124,13 @@ class Atlas:
         affine: np.ndarray,
         brain_ml: float = math.nan,
         signal_ratio: float = math.nan,
+        name: str = "",
     ) -> Atlas:
         if image.shape != labels.shape:
             raise ValueError(f"atlas image {image.shape} and labels {labels.shape} differ in shape")
         ids = tuple(int(i) for i in np.unique(np.concatenate([[0], np.unique(labels)])))
         arrays = (np.asarray(image, np.float32), np.asarray(labels, np.int32), np.asarray(affine, np.float64))
-        return cls(*arrays, ids, float(brain_ml), float(signal_ratio))
+        return cls(*arrays, ids, float(brain_ml), float(signal_ratio), name=name)
 
     @property
     def skull(self) -> tuple[float, float] | None:
@@ -153,7 +165,7 @@ class Atlas:
         src = self.source
         image = normalize_intensity(resample(src.image, src.affine, affine, shape))
         labels = resample_labels(src.labels, src.affine, affine, shape)
-        return Atlas.from_arrays(image, labels, affine, self.brain_ml, self.signal_ratio)
+        return Atlas.from_arrays(image, labels, affine, self.brain_ml, self.signal_ratio, self.name)
 
     def image_tensor(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """(1, 1, D, H, W) float32."""
@@ -171,6 +183,7 @@ class Atlas:
             "brain_ml": self.brain_ml,
             "signal_ratio": self.signal_ratio,
             **({"source": self.source.to_state()} if self.source is not None else {}),
+            "name": self.name,
         }
 
     @classmethod
@@ -181,6 +194,7 @@ class Atlas:
             float(state.get("brain_ml", math.nan)),
             float(state.get("signal_ratio", math.nan)),
             AtlasSource.from_state(state["source"]) if "source" in state else None,
+            str(state.get("name", "")),
         )
 
 
@@ -199,11 +213,8 @@ def label_one_hot(labels: torch.Tensor, label_ids: Sequence[int]) -> torch.Tenso
     return out
 
 
-def load_atlas(
-    image_path: str | os.PathLike, labels_path: str | os.PathLike, prep: PrepConfig | None = None
-) -> Atlas:
-    """Read an atlas image and its label map (one grid) and bring them onto the working grid."""
-    prep = prep or PrepConfig(prealigned=True)
+def read_atlas_files(image_path: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[Volume, Volume]:
+    """An atlas image and its label map, checked: one grid, and some labels."""
     img = load_image(image_path)
     seg = load_labels(labels_path)
     if seg.shape != img.shape:
@@ -214,12 +225,115 @@ def load_atlas(
         raise LtnetError(f"{labels_path}: label map affine differs from the atlas image's ({image_path})")
     if not (seg.data > 0).any():
         raise LtnetError(f"{labels_path}: label map holds no labels (all background)")
+    return img, seg
+
+
+def load_atlas(
+    image_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    prep: PrepConfig | None = None,
+    name: str | None = None,
+) -> Atlas:
+    """Read an atlas image and its label map (one grid) and bring them onto the working grid.
+    ``name``: the atlas's subject name (default: from its file)."""
+    from ltnet.io import subject_names
+
+    prep = prep or PrepConfig(prealigned=True)
+    img, seg = read_atlas_files(image_path, labels_path)
     brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
     image, labels, affine = prepare_atlas_arrays(img, seg, prep)
-    atlas = Atlas.from_arrays(image, labels, affine, brain_ml, signal_ml(img) / brain_ml)
+    name = subject_names([image_path])[0] if name is None else name
+    atlas = Atlas.from_arrays(image, labels, affine, brain_ml, signal_ml(img) / brain_ml, name)
     if prep.prealigned:  # the atlas's own grid is the working grid: nothing finer to keep
         return atlas
     return atlas.with_source(AtlasSource.crop(img, seg, affine, labels.shape))
+
+
+def load_atlas_onto(
+    reference: Atlas,
+    image_path: str | os.PathLike,
+    labels_path: str | os.PathLike,
+    prep: PrepConfig,
+    cache: PrepCache | None = None,
+    name: str | None = None,
+) -> Atlas:
+    """Another labelled scan as an atlas on ``reference``'s working grid: its image aligned to the
+    reference like any scan (ANTs affine, through ``cache``; with ``prep.prealigned`` it must lie
+    on the grid already), its labels carried by the same map (one-hot interpolation), and its
+    full-resolution source kept in the working grid's world for finer grids."""
+    from ltnet.io import subject_names
+
+    img, seg = read_atlas_files(image_path, labels_path)
+    brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
+    prepared = to_working_grid(img, reference.image, reference.labels, reference.affine, prep, cache)
+    labels = resample_labels(seg.data, seg.affine, reference.affine, reference.shape, prepared.transform)
+    name = subject_names([image_path])[0] if name is None else name
+    atlas = Atlas.from_arrays(prepared.image, labels, reference.affine, brain_ml, math.nan, name)
+    if not (atlas.labels > 0).any():
+        raise LtnetError(f"{labels_path}: no label of this atlas lands in the working box")
+    if prep.prealigned:
+        return atlas
+    back = np.linalg.inv(prepared.transform)  # the scan's world -> the working grid's
+    return atlas.with_source(AtlasSource.crop(img, seg, reference.affine, reference.shape, back))
+
+
+def load_atlases(
+    image_paths: Sequence[str | os.PathLike],
+    labels_paths: Sequence[str | os.PathLike],
+    prep: PrepConfig,
+    cache: PrepCache | None = None,
+    reference: Atlas | None = None,
+    progress: bool = False,
+) -> tuple[Atlas, ...]:
+    """Several atlases on one working grid, labels paired with images by subject name.
+
+    The grid is ``reference``'s (a trained model's atlas) or else the first atlas's own. An atlas
+    whose label map on the grid equals the reference's is the reference itself (kept, with its
+    source taken from the files when it has none). The others are aligned onto it
+    (:func:`load_atlas_onto`)."""
+    pairs = pair_atlas_files(image_paths, labels_paths)
+    items = list(pairs)
+    if progress and len(items) > 1 and not prep.prealigned:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="atlases", unit="atlas", dynamic_ncols=True)
+    out: list[Atlas] = []
+    for name, img, lab in items:
+        if reference is None:
+            reference = load_atlas(img, lab, prep, name)
+            out.append(reference)
+            continue
+        own = load_atlas(img, lab, prep, name)
+        if own.shape == reference.shape and np.array_equal(own.labels, reference.labels):
+            if reference.source is None and own.source is not None:
+                reference = reference.with_source(own.source)
+            out.append(dataclasses.replace(reference, name=name))
+        else:
+            out.append(load_atlas_onto(reference, img, lab, prep, cache, name))
+    return tuple(out)
+
+
+def pair_atlas_files(
+    image_paths: Sequence[str | os.PathLike], labels_paths: Sequence[str | os.PathLike]
+) -> list[tuple[str, Path, Path]]:
+    """(subject name, image, label map) for each atlas, in the images' order: paired by subject
+    name (like images and masks); one image and one label map pair as they are."""
+    from ltnet.io import subject_names
+
+    images, labels = [Path(p) for p in image_paths], [Path(p) for p in labels_paths]
+    if not images:
+        raise LtnetError("--atlas: no atlas image given")
+    names = subject_names(images)
+    if len(images) == 1 and len(labels) == 1:
+        return [(names[0], images[0], labels[0])]
+    by_name = dict(zip(subject_names(labels), labels, strict=True))
+    for name, img in zip(names, images, strict=True):
+        if name not in by_name:
+            raise LtnetError(f"{img}: no label map with the subject name {name!r} among --atlas-labels")
+    extra = sorted(set(by_name) - set(names))
+    if extra:
+        raise LtnetError(f"{by_name[extra[0]]}: a label map without an atlas image among --atlas")
+    return [(n, img, by_name[n]) for n, img in zip(names, images, strict=True)]
 
 
 def with_source_from_files(

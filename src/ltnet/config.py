@@ -215,6 +215,9 @@ DEFAULT_REFINE_STEPS = 5
 DEFAULT_REFINE_LR = 0.3
 
 
+FUSION_RULES = ("local", "vote")  # ltnet.fusion
+
+
 @dataclass(frozen=True)
 class SegmentConfig:
     """How ``segment`` carries the atlas to each scan; saved in every ``<subject>_segment.json``."""
@@ -237,8 +240,19 @@ class SegmentConfig:
     refine_spacing: float | None = 1.0
     refine_steps: int = DEFAULT_REFINE_STEPS
     refine_lr: float = DEFAULT_REFINE_LR  # voxels of the finer grid per step
+    # several atlases (ltnet.fusion): how many of the most similar to use (None: all), the rule
+    # that fuses their labels, and whether to write the winning label's fused probability
+    atlases: int | None = None
+    fusion: str = "local"
+    save_prob: bool = False
 
     def __post_init__(self) -> None:
+        if self.atlases is not None and self.atlases < 1:
+            raise LtnetError(f"atlases must be 1 or more, got {self.atlases}")
+        if self.fusion not in FUSION_RULES:
+            raise LtnetError(
+                f"unknown fusion rule {self.fusion!r}: expected one of {', '.join(FUSION_RULES)}"
+            )
         if self.refine_steps < 0:
             raise LtnetError(f"refine_steps must be 0 or more, got {self.refine_steps}")
         if self.refine_spacing is not None and not self.refine_spacing > 0:

@@ -41,13 +41,15 @@ from ltnet.trilinear import voxel_coords
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """What ``segment`` needs from a run: the generators, the configs and the atlas."""
+    """What ``segment`` needs from a run: the generators, the configs, the atlas that fixes the
+    working grid, and every atlas the run was trained with (that one first)."""
 
     model: LTNet
     config: TrainConfig
     prep: PrepConfig
     atlas: Atlas
     step: int
+    atlases: tuple[Atlas, ...] = ()
 
 
 def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu") -> TrainedModel:
@@ -65,7 +67,9 @@ def load_trained(run_dir: str | os.PathLike, device: torch.device | str = "cpu")
         ) from None
     model.eval()
     prep = PrepConfig.from_dict(state["prep"]) if "prep" in state else PrepConfig(prealigned=True)
-    return TrainedModel(model, cfg, prep, Atlas.from_state(state["atlas"]), int(state["step"]))
+    atlas = Atlas.from_state(state["atlas"])
+    extra = tuple(Atlas.from_state(a) for a in state.get("extra_atlases") or ())
+    return TrainedModel(model, cfg, prep, atlas, int(state["step"]), (atlas, *extra))
 
 
 def transfer_labels(
@@ -111,17 +115,51 @@ def predict_field(
     ``symmetric`` (models with a backward network): the mean of G_F's field and the inverse of
     G_B's image-to-atlas field ``dpR = G_B(y, x)``, the two directions as an ensemble (measured in
     bench/RESULTS.md); G_F's field alone otherwise, as the paper segments."""
-    if image.shape != atlas.shape:
-        raise ValueError(f"image {image.shape} is not on the atlas grid {atlas.shape}")
+    return predict_fields(model, [atlas], image, amp, symmetric)
+
+
+@torch.inference_mode()
+@torch.no_grad()
+def predict_fields(
+    model: LTNet,
+    atlases: Sequence[Atlas],
+    image: np.ndarray,
+    amp: bool = True,
+    symmetric: bool = False,
+    batch: int = 8,
+) -> torch.Tensor:
+    """:func:`predict_field` for several atlases on one working grid, ``batch`` pairs at a time
+    through the networks: (K, 3, D, H, W), in ``atlases``' order."""
+    for a in atlases:
+        if image.shape != a.shape:
+            raise ValueError(f"image {image.shape} is not on the atlas grid {a.shape}")
     device = next(model.parameters()).device
-    x = atlas.image_tensor(device)
-    y = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
-    with autocast_context(device, amp):
-        dp_f = model.g_f(x, y).float()
-        if not symmetric or model.g_b is None:
-            return dp_f
-        dp_r = model.g_b(y, x).float()
-    return 0.5 * (dp_f + inverse_field(dp_r, model.warp))
+    y1 = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    out = []
+    for i in range(0, len(atlases), batch):
+        x = torch.cat([a.image_tensor(device) for a in atlases[i : i + batch]])
+        y = y1.expand(x.shape[0], -1, -1, -1, -1)
+        with autocast_context(device, amp):
+            dp_f = model.g_f(x, y).float()
+            if not symmetric or model.g_b is None:
+                out.append(dp_f)
+                continue
+            dp_r = model.g_b(y, x).float()
+        out.append(0.5 * (dp_f + inverse_field(dp_r, model.warp)))
+    return torch.cat(out)
+
+
+def rank_atlases(atlases: Sequence[Atlas], image: np.ndarray, k: int | None) -> list[Atlas]:
+    """The ``k`` atlases most similar to a prepared scan (global NCC on the working grid, after the
+    affine alignment), most similar first; all of them, in their order, when ``k`` is None or
+    covers them all."""
+    from ltnet.atlas import ncc
+
+    if k is None or k >= len(atlases):
+        return list(atlases)
+    scores = [ncc(a.image, image) for a in atlases]
+    order = sorted(range(len(atlases)), key=lambda i: -scores[i])
+    return [atlases[i] for i in order[:k]]
 
 
 @torch.inference_mode()
@@ -219,6 +257,69 @@ def to_native(
     return Segmentation(labels, field, warped)
 
 
+@torch.inference_mode()
+def fuse_to_native(
+    targets: Sequence[Atlas],
+    dps: Sequence[torch.Tensor | None],
+    scan: torch.Tensor,
+    transform: np.ndarray,
+    native: Volume,
+    rule: str,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Fuse several atlases' labels and carry them to a scan's own grid.
+
+    targets: the atlases on one grid (the working grid or a finer one); dps: each one's field
+    (1, 3, D, H, W) on that grid, or None (the affine alone); scan: the scan on that grid
+    (1, 1, D, H, W) in [0, 1]. Each atlas's image and one-hot labels (over the union of the atlases'
+    labels) are warped onto the grid, fused there by ``rule`` (:mod:`ltnet.fusion`), and the fused
+    probabilities are sampled trilinearly at every native voxel. Returns the ids (X, Y, Z) int32,
+    the winning label's fused probability (X, Y, Z) float32 (0 outside the box) and a record."""
+    from ltnet.atlas import label_one_hot
+    from ltnet.fusion import argmax_labels, fuse_probabilities, fusion_weights
+    from ltnet.nn import slab_warp
+
+    grid = targets[0]
+    if any(t.shape != grid.shape or not np.allclose(t.affine, grid.affine) for t in targets):
+        raise ValueError("the atlases to fuse are not on one grid")
+    device = scan.device
+    ids = sorted({int(i) for t in targets for i in t.label_ids})
+
+    def warped(volume: torch.Tensor, dp: torch.Tensor | None) -> torch.Tensor:
+        return volume if dp is None else slab_warp(volume, dp.float())
+
+    images = torch.cat([warped(t.image_tensor(device), dp) for t, dp in zip(targets, dps, strict=True)])
+    weights = fusion_weights(images, scan, rule)
+    probs = (
+        warped(label_one_hot(torch.from_numpy(t.labels).to(device), ids)[None], dp)[0]
+        for t, dp in zip(targets, dps, strict=True)
+    )
+    fused = fuse_probabilities(probs, weights)
+    labels = np.zeros(native.shape, np.int32)
+    prob = np.zeros(native.shape, np.float32)
+    to_scan = np.linalg.inv(transform)
+    # only native voxels near a label need sampling: the rest is background with probability 1
+    fg = torch.nonzero(fused[0] < 1 - 1e-6)
+    box = None
+    if len(fg):
+        lo, hi = (fg.min(0).values - 1).clamp(min=0), fg.max(0).values + 2
+        fused = fused[:, lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+        corner = np.eye(4)
+        corner[:3, 3] = lo.cpu().numpy()
+        sub = grid.affine @ corner
+        prob.fill(1.0)  # background, certain, where no atlas label reaches
+        box = covering_region(np.linalg.inv(sub) @ to_scan @ native.affine, fused.shape[1:], native.shape)
+    if box is not None:
+        corner = np.eye(4)
+        corner[:3, 3] = [b.start for b in box]
+        shape = [b.stop - b.start for b in box]
+        pos = grid_coords(native.affine @ corner, shape, sub, to_scan).to(device)
+        out_ids, out_p = argmax_labels(sample_at(fused[None], pos, padding="border")[0], ids)
+        labels[box], prob[box] = out_ids.cpu().numpy(), out_p.cpu().numpy()
+    share = weights.flatten(1).mean(1).cpu().numpy()
+    record = {"atlases": [t.name for t in targets], "rule": rule, "mean_weight": [float(w) for w in share]}
+    return labels, prob, record
+
+
 def finer_atlas(atlas: Atlas, cfg: SegmentConfig, prep: PrepConfig) -> Atlas | None:
     """The atlas on the finer grid that ``cfg`` transfers labels from (after ``refine_steps`` there),
     or None: no ``refine_spacing``, or no grid finer than the working one (the coarser of
@@ -240,18 +341,25 @@ def finer_atlas(atlas: Atlas, cfg: SegmentConfig, prep: PrepConfig) -> Atlas | N
     return atlas.on_finer_grid(spacing)
 
 
+def scan_on(grid: Atlas, item: PreparedScan, device: torch.device | str) -> torch.Tensor:
+    """The scan (masked, if it has a mask) on ``grid``'s grid, resampled from its own file through
+    its preparation: (1, 1, D, H, W) in [0, 1]."""
+    from ltnet.prepare import scan_on_grid
+
+    vol = item.volume
+    data = vol.data if item.mask is None else np.where(item.mask.data > 0, vol.data, 0)
+    y = scan_on_grid(data, vol.affine, item.transform, grid.affine, grid.shape)
+    return torch.from_numpy(y)[None, None].to(device)
+
+
 def refine_on(
     fine: Atlas, atlas: Atlas, dp: torch.Tensor, item: PreparedScan, cfg: SegmentConfig
 ) -> tuple[torch.Tensor, dict]:
     """dp (1, 3, D, H, W) on ``atlas``'s working grid carried onto ``fine``'s grid and optimised there
     on the scan (``item``, resampled from its own file); the field on the fine grid and a record."""
-    from ltnet.prepare import scan_on_grid
     from ltnet.refine import carry_field, optimise_field
 
-    vol = item.volume
-    data = vol.data if item.mask is None else np.where(item.mask.data > 0, vol.data, 0)
-    y = scan_on_grid(data, vol.affine, item.transform, fine.affine, fine.shape)
-    y_t = torch.from_numpy(y)[None, None].to(dp.device)
+    y_t = scan_on(fine, item, dp.device)
     dp0 = carry_field(dp, atlas.affine, fine.affine, fine.shape)
     fit = optimise_field(fine.image_tensor(dp.device), y_t, dp0, cfg.refine_steps, cfg.refine_lr)
     rec = {"steps": cfg.refine_steps, "spacing": fine.spacing, "lr": cfg.refine_lr}
@@ -272,9 +380,16 @@ def segment_files(
     overwrite: bool = False,
     workers: int = 0,
     shard: tuple[int, int] = (0, 1),
+    atlases: Sequence[Atlas] | None = None,
 ) -> list[Path]:
     """Segment each input file and write ``<subject>_labels<ext>`` (with ``cfg``'s field, warped
-    atlas and QC map) into ``out_dir``, on the input's own grid with its format, affine and header.
+    atlas, QC map and probability) into ``out_dir``, on the input's own grid with its format,
+    affine and header.
+
+    ``atlas`` fixes the working grid every scan is prepared onto; ``atlases`` (default: ``atlas``
+    alone), all on that grid, are the ones whose labels are transferred: with several, each scan
+    takes the ``cfg.atlases`` most similar (all by default), transfers each one's labels the same
+    way and fuses them by ``cfg.fusion`` (:func:`fuse_to_native`).
 
     ``model`` None transfers labels through the affine alone. ``cfg`` (default
     :class:`~ltnet.config.SegmentConfig`): the interpolation, the extra outputs, test-time
@@ -283,53 +398,100 @@ def segment_files(
     (``refine_spacing``, :mod:`ltnet.refine`); both act only where there is a model's field.
     ``save_qc`` runs G_B as well and writes ``<subject>_qc<ext>``, the cycle error
     |dpF(t) + dpB(t + dpF(t))| in mm on the input's grid, with its mean inside each transferred
-    structure in the subject's JSON record. The record (``<subject>_segment.json``) also holds
-    ``cfg``, and the forward field's folding and log-Jacobian spread over the transferred brain.
+    structure in the subject's JSON record. ``save_prob`` writes ``<subject>_prob<ext>``: the
+    winning label's probability (fused over the atlases; with one atlas, its interpolated
+    one-hot labels). The record (``<subject>_segment.json``) also holds ``cfg``, and with one
+    atlas the forward field's folding and log-Jacobian spread over the transferred brain.
 
     Skipping finished subjects (unless ``overwrite``), ``workers``, ``shard`` and ``progress``:
     :func:`ltnet.cohort.for_each_scan`.
     """
     cfg = cfg or SegmentConfig()
+    transfer = list(atlases) if atlases else [atlas]
+    for a in transfer:
+        if a.shape != atlas.shape or not np.allclose(a.affine, atlas.affine):
+            raise LtnetError(f"atlas {a.name or '?'} is not on the working grid {atlas.shape}")
+    several = min(len(transfer), cfg.atlases or len(transfer)) > 1
+    if several:
+        for flag, on in (
+            ("--save-field", cfg.save_field),
+            ("--save-warped", cfg.save_warped),
+            ("--save-qc", cfg.save_qc),
+        ):
+            if on:
+                raise LtnetError(f"{flag}: one per atlas; with several atlases, give --atlases 1")
     if cfg.save_qc and (model is None or model.g_b is None):
         raise LtnetError(
             "--save-qc needs a model with a backward generator (not voxelmorph/gan, not --affine-only)"
         )
-    dtype = label_dtype(np.asarray(atlas.label_ids))
+    dtype = label_dtype(np.asarray(sorted({i for a in transfer for i in a.label_ids})))
     kinds = ["labels", *(["field"] if cfg.save_field else []), *(["warped"] if cfg.save_warped else [])]
     kinds += ["qc"] if cfg.save_qc else []
+    kinds += ["prob"] if cfg.save_prob else []
 
     symmetric = cfg.symmetric and model is not None and model.g_b is not None
-    fine = finer_atlas(atlas, cfg, prep) if model is not None else None
+    fines = {a.name: finer_atlas(a, cfg, prep) for a in transfer} if model is not None else {}
     record = {
         "affine_only": model is None,
         "symmetric": symmetric,
         "config": cfg.to_dict(),
-        "refined_spacing": fine.spacing if fine is not None else None,
+        "refined_spacing": next((f.spacing for f in fines.values() if f is not None), None),
     }
 
-    def process(item: PreparedScan, out: dict[str, Path]) -> dict:
-        vol = item.volume
-        dp = predict_field(model, atlas, item.image, amp, symmetric) if model is not None else None
-        extra: dict = dict(record)
-        if dp is not None and cfg.adapt_steps:
+    def field_of(
+        a: Atlas, dp: torch.Tensor, item: PreparedScan, extra: dict
+    ) -> tuple[Atlas, torch.Tensor, torch.Tensor]:
+        """One atlas's field after adaptation and refinement, the atlas on that field's grid, and the
+        field after adaptation on the working grid (where QC runs G_B, as it was trained)."""
+        if cfg.adapt_steps:
             from ltnet.adapt import adapt
 
             y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
             r = adapt(
-                model, atlas.image_tensor(dp.device), y, cfg.adapt_steps, cfg.adapt_mode, cfg.adapt_lr, dp0=dp
+                model, a.image_tensor(dp.device), y, cfg.adapt_steps, cfg.adapt_mode, cfg.adapt_lr, dp0=dp
             )
             dp = r.dp
-            extra["adapt"] = {
-                "steps": cfg.adapt_steps,
-                "mode": cfg.adapt_mode,
-                "lr": r.lr,
-                "loss_before": r.loss_before,
-                "loss_after": r.loss_after,
-            }
-        target, dp_working = atlas, dp  # QC runs G_B on the working grid, where it was trained
-        if fine is not None and dp is not None:
-            dp, extra["refine"] = refine_on(fine, atlas, dp, item, cfg)
-            target = fine
+            extra.setdefault("adapt", []).append(
+                {
+                    "steps": cfg.adapt_steps,
+                    "mode": cfg.adapt_mode,
+                    "lr": r.lr,
+                    "loss_before": r.loss_before,
+                    "loss_after": r.loss_after,
+                }
+            )
+        fine = fines.get(a.name)
+        if fine is None:
+            return a, dp, dp
+        dp_fine, rec = refine_on(fine, a, dp, item, cfg)
+        extra.setdefault("refine", []).append(rec)
+        return fine, dp_fine, dp
+
+    def process(item: PreparedScan, out: dict[str, Path]) -> dict:
+        vol = item.volume
+        chosen = rank_atlases(transfer, item.image, cfg.atlases)
+        extra: dict = dict(record)
+        if model is not None:
+            dps = predict_fields(model, chosen, item.image, amp, symmetric)
+            pairs = [field_of(a, dps[i : i + 1], item, extra) for i, a in enumerate(chosen)]
+        else:
+            pairs = [(a, None, None) for a in chosen]
+        for key in ("adapt", "refine"):  # one atlas: one record, as before several atlases
+            if key in extra and len(chosen) == 1:
+                extra[key] = extra[key][0]
+        if len(chosen) > 1 or cfg.save_prob:
+            grid = pairs[0][0]
+            y = torch.from_numpy(item.image)[None, None] if grid is chosen[0] else scan_on(grid, item, "cpu")
+            device = pairs[0][1].device if pairs[0][1] is not None else torch.device("cpu")
+            labels, prob, extra["fusion"] = fuse_to_native(
+                [p[0] for p in pairs], [p[1] for p in pairs], y.to(device), item.transform, vol, cfg.fusion
+            )
+            if cfg.save_prob:
+                save_like(prob, vol, out["prob"], dtype=np.float32)
+            if len(chosen) > 1:
+                save_like(labels, vol, out["labels"], dtype=dtype)
+                return extra
+        (target, dp, dp_working), a = pairs[0], chosen[0]
         with_extras = cfg.save_field or cfg.save_warped
         seg = to_native(target, dp, item.transform, vol, cfg.interp, with_extras=with_extras)
         save_like(seg.labels, vol, out["labels"], dtype=dtype)
@@ -339,9 +501,9 @@ def segment_files(
         if dp is not None:
             extra["deformation"] = field_metrics(target, dp)
         if cfg.save_qc and dp is not None:
-            qc = cycle_error_native(model, atlas, dp_working, item.transform, vol, amp)
+            qc = cycle_error_native(model, a, dp_working, item.transform, vol, amp)
             save_like(qc, vol, out["qc"], dtype=np.float32)
-            extra["qc"] = qc_scores(qc, seg.labels, atlas.label_ids)
+            extra["qc"] = qc_scores(qc, seg.labels, a.label_ids)
         return extra
 
     return for_each_scan(

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 from ltnet import losses
+from ltnet.atlas import label_one_hot
 from ltnet.checkpoint import (
     CHECKPOINT_NAME,
     checkpoint_config,
@@ -291,15 +292,21 @@ def train(
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict() if opt_d is not None else None,
                 "atlas": data.atlas.to_state(),
+                "extra_atlases": [a.to_state() for a in data.extra_atlases],
                 "prep": data.prep.to_dict(),
                 "image_paths": list(data.image_paths),
             },
         )
 
-    x1 = data.atlas.image_tensor(device)
-    # channels-last, like the warped label maps it is compared with (see ltnet.trilinear)
-    xs1 = (
-        data.atlas.one_hot(device).contiguous(memory_format=torch.channels_last_3d)
+    # every atlas's image and one-hot labels (over the union of their labels), stacked (A, ...);
+    # channels-last, like the warped label maps they are compared with (see ltnet.trilinear)
+    atlases = data.atlases
+    ids = sorted({int(i) for a in atlases for i in a.label_ids})
+    x_all = torch.cat([a.image_tensor(device) for a in atlases])
+    xs_all = (
+        torch.stack([label_one_hot(torch.from_numpy(a.labels).to(device), ids) for a in atlases]).contiguous(
+            memory_format=torch.channels_last_3d
+        )
         if variant.needs_labels
         else None
     )
@@ -311,8 +318,11 @@ def train(
             idx = batch_indices(cfg.seed, step, len(data.images), cfg.batch_size, dist.rank, dist.world_size)
             y = torch.from_numpy(data.images[idx])[:, None].to(device)
             b = y.shape[0]
-            x = x1.expand(b, -1, -1, -1, -1)
-            x_s = xs1.expand(b, -1, -1, -1, -1) if xs1 is not None else None
+            pick = atlas_indices(cfg.seed, step, len(atlases), b, dist.rank)
+            x = x_all[pick] if len(atlases) > 1 else x_all.expand(b, -1, -1, -1, -1)
+            x_s = None
+            if xs_all is not None:
+                x_s = xs_all[pick] if len(atlases) > 1 else xs_all.expand(b, -1, -1, -1, -1)
             t0 = time.perf_counter()
             diagnose = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step + 1 == cfg.steps)
             logs = train_step(step_model, step_disc, opt_g, opt_d, x, x_s, y, cfg, step, diagnose)
@@ -340,6 +350,15 @@ def train(
             atomic_write_text(run_dir / "ranks.json", json.dumps({"weight_checksums": sums}) + "\n")
     barrier(dist)  # the checkpoint is complete before any rank returns
     return ckpt_path
+
+
+def atlas_indices(seed: int, step: int, n_atlases: int, batch_size: int, rank: int = 0) -> list[int]:
+    """The atlas of each of this process's pairs at one step, drawn uniformly: a pure function of
+    (seed, step, rank), so that a resumed run draws what the uninterrupted one would have."""
+    if n_atlases == 1:
+        return [0] * batch_size
+    rng = np.random.default_rng([seed, step, rank, 0x61746C])  # a stream of its own
+    return [int(i) for i in rng.integers(n_atlases, size=batch_size)]
 
 
 COLLAPSE_THRESHOLD = 0.05  # voxels: mean |dpF| below this after warm-up means G_F does nothing

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ltnet.atlas import Atlas, load_atlas
+from ltnet.atlas import Atlas, load_atlases
 from ltnet.cache import PrepCache, array_digest
 from ltnet.config import PrepConfig
 from ltnet.distributed import Dist, broadcast
@@ -28,32 +28,50 @@ from ltnet.prepare import to_working_grid
 
 @dataclass(frozen=True)
 class TrainData:
-    """The atlas and the unlabelled images, all on the working grid. images: (N, X, Y, Z) float32."""
+    """The atlas (which fixes the working grid), any further atlases, and the unlabelled images,
+    all on the working grid. images: (N, X, Y, Z) float32."""
 
     atlas: Atlas
     images: np.ndarray
     prep: PrepConfig = field(default_factory=lambda: PrepConfig(prealigned=True))
     image_paths: tuple[str, ...] = ()
+    extra_atlases: tuple[Atlas, ...] = ()
+
+    @property
+    def atlases(self) -> tuple[Atlas, ...]:
+        """Every atlas, the one that fixes the grid first."""
+        return (self.atlas, *self.extra_atlases)
+
+
+PathOrPaths = str | os.PathLike | Sequence[str | os.PathLike]
+
+
+def _paths(p: PathOrPaths) -> list[str | os.PathLike]:
+    return [p] if isinstance(p, str | os.PathLike) else list(p)
 
 
 def load_train_data(
-    atlas_path: str | os.PathLike,
-    atlas_labels: str | os.PathLike,
+    atlas_path: PathOrPaths,
+    atlas_labels: PathOrPaths,
     image_paths: Sequence[str | os.PathLike],
     prep: PrepConfig | None = None,
     cache: PrepCache | None = None,
     masks: Sequence[str | os.PathLike] | None = None,
     progress: bool = False,
-    atlas: Atlas | None = None,
+    atlases: Sequence[Atlas] | None = None,
 ) -> TrainData:
-    """Read the atlas and the images and bring them onto the working grid (prepared and cached),
-    or, with ``prep.prealigned``, check that they are on the atlas grid already. ``atlas``: one
-    already read (another rank's), instead of reading it from the paths."""
+    """Read the atlas(es) and the images and bring them onto the working grid (prepared and cached),
+    or, with ``prep.prealigned``, check that they are on the atlas grid already. Several atlases
+    (paths in sequences, labels paired by subject name): the first fixes the working grid, the
+    others are aligned onto it (:func:`ltnet.atlas.load_atlases`). ``atlases``: already read
+    (another rank's), instead of reading them from the paths. An image that is one of the atlases
+    is left out of the unlabelled images."""
     prep = prep or PrepConfig(prealigned=True)
     if not image_paths:
         raise LtnetError("no training images given")
-    atlas = atlas or load_atlas(atlas_path, atlas_labels, prep)
-    atlas_voxels = array_digest(load_image(atlas_path).data)
+    atlases = tuple(atlases or load_atlases(_paths(atlas_path), _paths(atlas_labels), prep, cache))
+    atlas = atlases[0]
+    atlas_voxels = {array_digest(load_image(p).data) for p in _paths(atlas_path)}
     mask_paths = pair_masks([Path(p) for p in image_paths], [Path(m) for m in masks] if masks else None)
     items = list(zip(image_paths, mask_paths, strict=True))
     if progress and not prep.prealigned:
@@ -63,7 +81,7 @@ def load_train_data(
     images, kept = [], []
     for p, m in items:
         v = load_image(p)
-        if array_digest(v.data) == atlas_voxels:
+        if array_digest(v.data) in atlas_voxels:
             # the atlas (or a copy of it) among the unlabelled images: the discriminator would learn
             # that the atlas is real, and teach G_F that the identity warp is best
             warnings.warn(f"{p}: holds the atlas's voxels: left out of the unlabelled images", stacklevel=2)
@@ -74,7 +92,7 @@ def load_train_data(
         kept.append(str(p))
     if not images:
         raise LtnetError("no training images other than the atlas")
-    return TrainData(atlas, np.stack(images), prep, tuple(kept))
+    return TrainData(atlas, np.stack(images), prep, tuple(kept), atlases[1:])
 
 
 def without_atlas(data: TrainData) -> TrainData:
@@ -83,7 +101,7 @@ def without_atlas(data: TrainData) -> TrainData:
     The discriminator's real images are the pool's: the atlas among them would make the identity
     warp produce a real image exactly. :func:`load_train_data` already drops files holding the
     atlas's voxels; this catches a :class:`TrainData` built by hand."""
-    same = [bool(np.array_equal(im, data.atlas.image)) for im in data.images]
+    same = [any(np.array_equal(im, a.image) for a in data.atlases) for im in data.images]
     if not any(same):
         return data
     if all(same):
@@ -93,12 +111,12 @@ def without_atlas(data: TrainData) -> TrainData:
     paths = (
         tuple(data.image_paths[i] for i in keep) if len(data.image_paths) == len(same) else data.image_paths
     )
-    return TrainData(data.atlas, data.images[keep], data.prep, paths)
+    return TrainData(data.atlas, data.images[keep], data.prep, paths, data.extra_atlases)
 
 
 def load_train_data_distributed(
-    atlas_path: str | os.PathLike,
-    atlas_labels: str | os.PathLike,
+    atlas_path: PathOrPaths,
+    atlas_labels: PathOrPaths,
     image_paths: Sequence[str | os.PathLike],
     prep: PrepConfig,
     cache: PrepCache | None,
@@ -112,10 +130,10 @@ def load_train_data_distributed(
     data = None
     if dist.is_main:
         data = load_train_data(atlas_path, atlas_labels, image_paths, prep, cache, masks, progress=progress)
-    atlas_state = broadcast(data.atlas.to_state() if data is not None else None, dist)
+    states = broadcast([a.to_state() for a in data.atlases] if data is not None else None, dist)
     if data is None:
-        atlas = Atlas.from_state(atlas_state)
-        data = load_train_data(atlas_path, atlas_labels, image_paths, prep, cache, masks, atlas=atlas)
+        atlases = [Atlas.from_state(s) for s in states]
+        data = load_train_data(atlas_path, atlas_labels, image_paths, prep, cache, masks, atlases=atlases)
     return data
 
 

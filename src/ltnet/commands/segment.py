@@ -13,6 +13,10 @@ def _refuse_idle_segment_flags(args: argparse.Namespace) -> None:
     """ltnet segment: a flag that the chosen mode would not read is refused, not ignored."""
     if args.affine_only and args.model:
         raise LtnetError("--model: --affine-only uses no model; give one or the other")
+    if args.atlases is not None and args.atlases < 1:
+        raise LtnetError(f"--atlases {args.atlases}: expected 1 or more")
+    if args.atlas_labels and not args.atlas:
+        raise LtnetError("--atlas-labels: give the atlas images with --atlas")
     if args.affine_only and args.forward_only:
         raise LtnetError("--forward-only: --affine-only uses no network")
     optimisation = {
@@ -89,10 +93,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "--atlas",
-        help="atlas image: with --affine-only; with --model, only for a model trained before models kept "
-        "the full-resolution atlas, to give it for the finer grid (checked against the model's atlas)",
+        nargs="+",
+        metavar="IMAGE",
+        help="atlas image(s): with --affine-only, the atlas (the first fixes the working grid); with "
+        "--model, the atlases to transfer from instead of the model's own, aligned onto its working "
+        "grid (the model's own atlas among them is recognised; a model trained before models kept "
+        "the full-resolution atlas takes it from here for the finer grid)",
     )
-    s.add_argument("--atlas-labels", help="atlas label map, with --atlas")
+    s.add_argument(
+        "--atlas-labels",
+        nargs="+",
+        metavar="LABELS",
+        help="the atlases' label maps, paired with --atlas by subject name (one each)",
+    )
+    s.add_argument(
+        "--atlases",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with several atlases: use the K most similar to each scan (global NCC after the affine "
+        "alignment; default: all of them)",
+    )
+    s.add_argument(
+        "--fusion",
+        choices=["local", "vote"],
+        default=None,
+        help="with several atlases, how their labels are fused: 'local' (default) weights each atlas "
+        "per voxel by its local intensity agreement with the scan, (mean squared difference over a "
+        "5^3 window)^-2; 'vote': equal weights (majority voting)",
+    )
+    s.add_argument(
+        "--save-prob",
+        action="store_true",
+        help="also write <subject>_prob: the winning label's probability per voxel (the fused vote "
+        "fraction with several atlases), an uncertainty map",
+    )
     s.add_argument("--images", required=True, nargs="+", help="images to segment, or folders of them")
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument(
@@ -153,7 +188,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="MM",
         help="the finer grid over the working box that the field is carried to, refined on and the labels "
-        "transferred from (default: 1 mm, or the atlas's own voxels if coarser); 'off': the working grid",
+        "transferred from (default: 1 mm, or the atlas's own voxels if coarser; with several atlases, "
+        "off); 'off': the working grid",
     )
     s.add_argument(
         "--refine-lr",
@@ -218,29 +254,40 @@ def run(args: argparse.Namespace) -> int:
     _refuse_idle_segment_flags(args)
     shard = parse_shard(args.shard)
     device = pick_device(args.device)
-    if args.affine_only:
-        from ltnet.atlas import load_atlas
+    from ltnet.atlas import load_atlases
 
-        if not (args.atlas and args.atlas_labels):
+    if args.atlas and not args.atlas_labels:
+        raise LtnetError("--atlas: give each atlas's label map with --atlas-labels")
+    cache = prep_cache(args)
+    if args.affine_only:
+        if not args.atlas:
             raise LtnetError("--affine-only needs --atlas and --atlas-labels")
         prep, model, amp = prep_config(args), None, False
-        atlas = load_atlas(args.atlas, args.atlas_labels, prep)
+        atlases = load_atlases(args.atlas, args.atlas_labels, prep, cache, progress=not args.quiet)
+        atlas = atlases[0]
     else:
         if not args.model:
             raise LtnetError("give --model RUN_DIR (or --affine-only with --atlas and --atlas-labels)")
         trained = load_trained(args.model, device)
         atlas, prep, model, amp = trained.atlas, trained.prep, trained.model, trained.config.amp
-        if args.atlas or args.atlas_labels:
-            from ltnet.atlas import with_source_from_files
-
-            if not (args.atlas and args.atlas_labels):
-                raise LtnetError("--atlas and --atlas-labels go together")
-            atlas = with_source_from_files(atlas, args.atlas, args.atlas_labels, prep)
+        atlases = trained.atlases
+        if args.atlas:
+            atlases = load_atlases(args.atlas, args.atlas_labels, prep, cache, atlas, not args.quiet)
         if args.forward_only and model.g_b is None:
             raise LtnetError(
                 f"--forward-only: the model ({trained.config.variant}) has no backward network, so it "
                 "segments with G_F's field alone anyway"
             )
+    several = min(len(atlases), args.atlases or len(atlases)) > 1
+    if several and args.refine_spacing is None and (args.refine_steps or args.refine_lr is not None):
+        raise LtnetError(
+            "--refine-steps/--refine-lr: several atlases are fused on the working grid unless "
+            "--refine-spacing MM asks for a finer one"
+        )
+    if args.fusion and not several:
+        raise LtnetError(
+            "--fusion: acts only with several atlases (--atlas A1 A2 ..., or a model trained with them)"
+        )
     written = segment_files(
         atlas,
         prep,
@@ -256,17 +303,25 @@ def run(args: argparse.Namespace) -> int:
             adapt_mode=args.adapt or "field",
             adapt_lr=args.adapt_lr,
             symmetric=not args.forward_only,
-            refine_spacing=None if args.refine_spacing is OFF else _or(args.refine_spacing, 1.0),
+            # several atlases: fused on the working grid unless asked (each finer transfer costs
+            # about 10 s an atlas on 2 cores; bench/RESULTS.md)
+            refine_spacing=None
+            if args.refine_spacing is OFF
+            else _or(args.refine_spacing, None if several else 1.0),
             refine_steps=0 if args.fast or args.affine_only else _or(args.refine_steps, DEFAULT_REFINE_STEPS),
             refine_lr=_or(args.refine_lr, DEFAULT_REFINE_LR),
+            atlases=args.atlases,
+            fusion=args.fusion or "local",
+            save_prob=args.save_prob,
         ),
-        cache=prep_cache(args),
+        cache=cache,
         masks=expand_inputs(args.mask) if args.mask else None,
         amp=amp,
         progress=not args.quiet,
         overwrite=args.overwrite,
         workers=args.workers,
         shard=shard,
+        atlases=atlases,
     )
     for p in written:
         print(p)

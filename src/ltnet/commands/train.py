@@ -61,15 +61,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     t = sub.add_parser(
         "train",
-        help="train LT-Net (or an ablation row) from one labelled atlas",
+        help="train LT-Net (or an ablation row) from one labelled atlas, or several",
         description="Train the forward and backward registration networks from one labelled atlas "
-        "and unlabelled images. Scans in any orientation and spacing are first aligned affinely to the "
-        "atlas (ANTs) and resampled onto the working grid (cached). "
+        "(or several: each step draws an (atlas, image) pair, one pair of networks serves them all, "
+        "and 'ltnet segment' fuses their labels) and unlabelled images. Scans in any orientation and "
+        "spacing are first aligned affinely to the (first) atlas (ANTs) and resampled onto the working "
+        "grid (cached). "
         "Writes RUN_DIR/checkpoint.pt, RUN_DIR/log.jsonl (every loss term, every step) and "
         "RUN_DIR/config.json.",
     )
-    t.add_argument("--atlas", required=True, help="atlas image (NIfTI or MGZ)")
-    t.add_argument("--atlas-labels", required=True, help="atlas label map, on the atlas image's grid")
+    t.add_argument(
+        "--atlas",
+        required=True,
+        nargs="+",
+        metavar="IMAGE",
+        help="atlas image(s) (NIfTI or MGZ); the first fixes the working grid, the others are aligned "
+        "onto it; an image among --images that is an atlas is left out of them",
+    )
+    t.add_argument(
+        "--atlas-labels",
+        required=True,
+        nargs="+",
+        metavar="LABELS",
+        help="each atlas's label map, on its image's grid, paired with --atlas by subject name",
+    )
     t.add_argument("--images", required=True, nargs="+", help="unlabelled images, or folders of them")
     t.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoint, log, config)")
     t.add_argument(
@@ -228,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"ltnet train: variant {cfg.variant}, recipe {cfg.recipe}, {len(data.images)} images on "
                 f"grid {data.atlas.shape}, "
-                f"{len(data.atlas.label_ids) - 1} atlas labels, device {device}{procs}",
+                f"{len(data.atlases)} atlas(es), {len(data.atlas.label_ids) - 1} labels in the first, "
+                f"device {device}{procs}",
                 file=sys.stderr,
             )
         ckpt = train(
