@@ -261,18 +261,26 @@ class Bench(RowStore, AntsBaselines, MultiAtlasRows):
         return seg, self.evaluate(seg, test, seg / "scores")
 
     def train_run(
-        self, tag: str, variant: str, seed: int, pool: list[str], steps: int, extra: tuple = ()
+        self,
+        tag: str,
+        variant: str,
+        seed: int,
+        pool: list[str],
+        steps: int,
+        extra: tuple = (),
+        atlases: list[str] | None = None,
     ) -> Path:
-        """``ltnet train`` of one row into runs/<tag> (resumed, or extended, if it exists)."""
-        a = self.atlas()
+        """``ltnet train`` of one row into runs/<tag> (resumed, or extended, if it exists), with the
+        chosen atlas (or ``atlases``, the first fixing the grid)."""
+        atlases = atlases or [self.atlas()]
         tag = self.prefix + tag
         run = self.root / "runs" / tag
         args = [
             "train",
             "--atlas",
-            str(self.images[a]),
+            *(str(self.images[a]) for a in atlases),
             "--atlas-labels",
-            str(self.labels[a]),
+            *(str(self.labels[a]) for a in atlases),
             "--variant",
             variant,
         ]
@@ -561,6 +569,7 @@ def row_names(bench: Bench) -> list[str]:
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
+    learned += ["ltnet-mas-trained-5"]  # the same, with models trained on several atlases per fold
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
@@ -598,6 +607,8 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_jlf(int(row.split("-")[1]))
     if row.startswith("syn-fused-"):
         return bench.row_syn_fused(int(row.rsplit("-", 1)[1]))
+    if row.startswith("ltnet-mas-trained-"):
+        return bench.row_mas(int(row.rsplit("-", 1)[1]), trained=True)
     if row.startswith("ltnet-mas-"):
         return bench.row_mas(int(row.rsplit("-", 1)[1]))
     if row == "curve":

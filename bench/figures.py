@@ -8,7 +8,8 @@ rows that have been run (VoxelMorph and the full LT-Net, seed 0). Figure 4: for 
 whose affine Dice is the median, one coronal slice with the true labels and the labels of each
 method that has been run (affine, ANTs SyN, the best label fusion, VoxelMorph, LT-Net, DataAug,
 the U-Net), in FreeSurfer's colours, each titled with its mean Dice for that subject. Rows not yet
-run are left out. Writes ``bench/figures/fig3-synthetic.png`` and ``bench/figures/fig4-labels.png``.
+run are left out. Writes ``bench/figures/fig3-synthetic.png`` and ``bench/figures/fig4-labels.png``,
+and ``bench/figures/multi_atlas.png``: mean Dice against seconds of ``jlf-k`` and ``ltnet-mas-k``.
 """
 
 from __future__ import annotations
@@ -157,6 +158,51 @@ def figure4(root: Path, rows: Path, steps: int, subject: str, truth: Path) -> Pa
     return out
 
 
+def figure_multi_atlas(rows: Path) -> Path | None:
+    """Mean Dice against seconds per subject for jlf-k and ltnet-mas-k, k = 2..5 (issue 32); ltnet's
+    seconds with the scan's ANTs affine (the affine row's preparation figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def load(name: str) -> dict | None:
+        f = rows / f"{name}.json"
+        return json.loads(f.read_text()) if f.exists() else None
+
+    affine = load("affine") or {}
+    prep = affine.get("prep_seconds_per_subject") or 0.0
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = False
+    for prefix, label, extra, style in (
+        ("jlf", "ANTs SyN + joint label fusion", 0.0, "s--"),
+        ("ltnet-mas", "ltnet, several atlases", prep, "o-"),
+    ):
+        pts = [(k, load(f"{prefix}-{k}")) for k in (2, 3, 4, 5)]
+        pts = [(k, r) for k, r in pts if r and "dice" in r]
+        if not pts:
+            continue
+        xs = [r["seconds_per_subject"] + extra for _, r in pts]
+        ys = [r["dice"]["summary"]["mean"] for _, r in pts]
+        ax.plot(xs, ys, style, label=label)
+        for (k, _), x, y in zip(pts, xs, ys, strict=True):
+            ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("seconds per subject (2 CPU cores)")
+    ax.set_ylabel("mean Dice, 28 structures, 6 subjects")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out = OUT / "multi_atlas.png"
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu")
@@ -172,6 +218,7 @@ def main() -> int:
         raise SystemExit("run the affine row first: python -m bench.accuracy --only affine")
     order = sorted(affine, key=affine.get)
     OUT.mkdir(parents=True, exist_ok=True)
+    print(figure_multi_atlas(rows) or "multi-atlas figure: no jlf-k or ltnet-mas-k row yet")
     print(figure4(root, rows, steps, order[len(order) // 2], truth))
     print(
         figure3(root, steps, [order[0], order[len(order) // 2], order[-1]], images, truth)

@@ -8,31 +8,47 @@ import time
 
 import numpy as np
 
-# ltnet segment's flags for the ltnet-mas rows: fusion on the working grid, as `ltnet segment`
-# does by default with several atlases (measured in bench/RESULTS.md)
+# ltnet segment's flags for the ltnet-mas rows: none, segment's defaults with several atlases
 MAS_FLAGS: tuple[str, ...] = ()
+FOLD_STEPS = 300  # fine-tuning steps of each fold's multi-atlas model, from ladder-full-s0
 
 
 class MultiAtlasRows:
     """Rows ``ltnet-mas-<k>`` and ``syn-fused-<k>``, for a :class:`bench.accuracy.Bench`."""
 
-    def row_mas(self, k: int) -> dict:
-        """``ltnet segment`` with the model of ladder-full-s0 (trained with the chosen atlas alone: no
-        label of a test subject read in training) and, for each test subject, the k atlases of
-        ``jlf-k`` (:meth:`atlases_for`: never the subject itself) given with ``--atlas``; one
-        command per subject, the labels fused by the default rule."""
-        names = self.test_names()
-        run = self.base_run()
-        pred = self.root / "seg" / f"ltnet-mas-{k}"
+    def row_mas(self, k: int, trained: bool = False) -> dict:
+        """``ltnet segment`` with, for each test subject, the k atlases of ``jlf-k``
+        (:meth:`atlases_for`: never the subject itself) given with ``--atlas``; one command per
+        subject, the labels fused by the default rule.
+
+        The model: ladder-full-s0's (trained with the chosen atlas alone: no label of a test
+        subject read in training); with ``trained`` (``ltnet-mas-trained-k``), per fold of the
+        test set (``inductive``'s two folds), a model fine-tuned from it for ``FOLD_STEPS`` steps
+        with several atlases: the chosen one and the other fold's subjects, so the subjects it
+        scores had only their images in training (the unlabelled pool)."""
         import shutil
 
+        names = self.test_names()
+        base = self.base_run()
+        pred = self.root / "seg" / (f"ltnet-mas-trained-{k}" if trained else f"ltnet-mas-{k}")
         shutil.rmtree(pred, ignore_errors=True)
+        folds = [names[::2], names[1::2]]
+        model_of, train_s = dict.fromkeys(names, base), self.rows_train("ladder-full-s0")
+        if trained:
+            for i, fold in enumerate(folds):
+                atl = [self.atlas(), *(n for n in names if n not in fold)]
+                t0 = time.perf_counter()
+                run = self.train_run(
+                    f"mas-fold{i}", "full", 0, names, FOLD_STEPS, ("--init", str(base)), atlases=atl
+                )
+                train_s += time.perf_counter() - t0
+                model_of |= dict.fromkeys(fold, run)
         for n in names:
             atl = self.atlases_for(n, k)
             self.ltnet(
                 "segment",
                 "--model",
-                str(run),
+                str(model_of[n]),
                 "--atlas",
                 *(str(self.images[m]) for m in atl),
                 "--atlas-labels",
@@ -51,11 +67,12 @@ class MultiAtlasRows:
         return {
             "dice": ev,
             "seconds_per_subject": self.seg_seconds(pred),  # RESULTS adds the affine row's preparation
-            "train_seconds": self.rows_train("ladder-full-s0"),
+            "train_seconds": train_s,
             "atlases": k,
             "atlases_per_subject": {n: r["fusion"]["atlases"] for n, r in recs.items()},
             "segment_flags": list(MAS_FLAGS),
-            "model": "ladder-full-s0",
+            "model": {n: model_of[n].name for n in names},
+            **({"fold_steps": FOLD_STEPS, "folds": folds} if trained else {}),
         }
 
     def row_syn_fused(self, k: int) -> dict:

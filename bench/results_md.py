@@ -173,6 +173,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += syn_iterations_section(rows) if "syn-1mm" in rows else []
     lines += refine_section()
     lines += affine_cost_section()
+    lines += multi_atlas_section(rows, prep)
 
     curve = rows.get("curve") or rows.get("curve.partial") or {}  # points so far while it runs
     points = curve.get("points") or []
@@ -483,6 +484,51 @@ def versus_syn_1mm(rows: dict, prep: float | None) -> list[str]:
         lines.append(
             f"| {name} | {_f(r['dice']['summary']['mean'])} | {d} | {i} | {_f(total, 1)} | {ratio} |"
         )
+    return lines
+
+
+def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
+    """Issue 32: ltnet-mas-k against jlf-k with the same atlases, paired per subject, and JLF's
+    registrations fused by ltnet's rule (syn-fused-k)."""
+    ks = [
+        k
+        for k in (2, 3, 4, 5)
+        if "dice" in rows.get(f"ltnet-mas-{k}", {}) and "dice" in rows.get(f"jlf-{k}", {})
+    ]
+    if not ks:
+        return []
+    lines = [
+        "",
+        "## Several atlases, fused (issue 32)",
+        "",
+        "For each test subject, the k atlases of `jlf-k` (the chosen atlas sub-03, then the other subjects "
+        "in name order; never the subject itself). `ltnet-mas-k`: one `ltnet segment --model --atlas A1 .. Ak"
+        " --atlas-labels L1 .. Lk` per subject with ladder-full-s0's model, which was trained with sub-03 "
+        "alone as its atlas (so no label of a test subject was read in training; the other atlases' "
+        "labels are read at fusion only, never the scored subject's); `segment`'s defaults with several "
+        "atlases: the network in both directions, 25 adaptation steps per atlas on the 2 mm working "
+        "grid, local weighted fusion there, fused probabilities carried to the native grid. Its seconds "
+        f"add the scan's ANTs affine ({_f(prep, 1)} s); each atlas's own alignment to the model's atlas "
+        "is done once (cached), like training, and not counted. `syn-fused-k`: the SyN registrations of "
+        "`jlf-k`, their warped images and labels fused on the native grid by ltnet's rule instead of "
+        "JLF. Δ: paired per subject against `jlf-k` (6 subjects).",
+        "",
+        "| k | jlf-k | s | ltnet-mas-k | s (with prep) | Δ vs jlf-k | improved | time vs jlf-k "
+        "| syn-fused-k | Δ vs jlf-k |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for k in ks:
+        jlf, mas, sf = rows[f"jlf-{k}"], rows[f"ltnet-mas-{k}"], rows.get(f"syn-fused-{k}", {})
+        d, i = _delta_cells(_paired(jlf, mas))
+        total = mas["seconds_per_subject"] + (prep or 0.0)
+        sd = _delta_cells(_paired(jlf, sf))[0] if "dice" in sf else "-"
+        sf_mean = _f(sf["dice"]["summary"]["mean"]) if "dice" in sf else "-"
+        lines.append(
+            f"| {k} | {_f(jlf['dice']['summary']['mean'])} | {_f(jlf['seconds_per_subject'], 1)} "
+            f"| {_f(mas['dice']['summary']['mean'])} | {_f(total, 1)} | {d} | {i} "
+            f"| 1/{jlf['seconds_per_subject'] / total:.1f} | {sf_mean} | {sd} |"
+        )
+    lines += ["", "![Mean Dice against seconds per subject](figures/multi_atlas.png)"]
     return lines
 
 

@@ -121,3 +121,29 @@ def test_a_prealigned_atlas_has_no_source(oblique_scan):  # noqa: F811
 def test_segment_config_refuses_bad_refinement(field, value, message):
     with pytest.raises(LtnetError, match=message):
         SegmentConfig(**{field: value})
+
+
+def test_another_atlas_lands_on_the_reference_grid_with_its_source(oblique_scan, tmp_path):  # noqa: F811
+    import nibabel as nib
+
+    from ltnet.atlas import load_atlas_onto
+
+    prep = PrepConfig(spacing=2.0, box_mm=(80, 96, 80))
+    reference = load_atlas(*oblique_scan, prep)
+    # the same anatomy, moved 6 mm along x in world space: ANTs' affine must undo the move
+    moved = []
+    for src in oblique_scan:
+        nii = nib.load(src)
+        aff = nii.affine.copy()
+        aff[0, 3] += 6.0
+        moved.append(tmp_path / f"moved-{src.name}")
+        nib.save(nib.Nifti1Image(np.asanyarray(nii.dataobj), aff, nii.header), moved[-1])
+    other = load_atlas_onto(reference, *moved, prep, name="moved")
+    assert other.name == "moved" and other.shape == reference.shape
+    np.testing.assert_allclose(other.affine, reference.affine)
+    fg = (other.labels > 0) | (reference.labels > 0)
+    assert (other.labels == reference.labels)[fg].mean() > 0.9
+    # its full-resolution source sits in the reference's world: the finer grids agree too
+    fine, ref_fine = other.on_finer_grid(1.0), reference.on_finer_grid(1.0)
+    fg = (fine.labels > 0) | (ref_fine.labels > 0)
+    assert (fine.labels == ref_fine.labels)[fg].mean() > 0.9

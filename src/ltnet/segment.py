@@ -265,17 +265,20 @@ def fuse_to_native(
     transform: np.ndarray,
     native: Volume,
     rule: str,
+    radius: int | None = None,
+    beta: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Fuse several atlases' labels and carry them to a scan's own grid.
 
     targets: the atlases on one grid (the working grid or a finer one); dps: each one's field
     (1, 3, D, H, W) on that grid, or None (the affine alone); scan: the scan on that grid
     (1, 1, D, H, W) in [0, 1]. Each atlas's image and one-hot labels (over the union of the atlases'
-    labels) are warped onto the grid, fused there by ``rule`` (:mod:`ltnet.fusion`), and the fused
+    labels) are warped onto the grid, fused there by ``rule`` (:mod:`ltnet.fusion`; ``radius`` and
+    ``beta`` default to its defaults), and the fused
     probabilities are sampled trilinearly at every native voxel. Returns the ids (X, Y, Z) int32,
     the winning label's fused probability (X, Y, Z) float32 (0 outside the box) and a record."""
     from ltnet.atlas import label_one_hot
-    from ltnet.fusion import argmax_labels, fuse_probabilities, fusion_weights
+    from ltnet.fusion import DEFAULT_BETA, DEFAULT_RADIUS, argmax_labels, fuse_probabilities, fusion_weights
     from ltnet.nn import slab_warp
 
     grid = targets[0]
@@ -288,7 +291,9 @@ def fuse_to_native(
         return volume if dp is None else slab_warp(volume, dp.float())
 
     images = torch.cat([warped(t.image_tensor(device), dp) for t, dp in zip(targets, dps, strict=True)])
-    weights = fusion_weights(images, scan, rule)
+    radius = DEFAULT_RADIUS if radius is None else radius
+    beta = DEFAULT_BETA if beta is None else beta
+    weights = fusion_weights(images, scan, rule, radius, beta)
     probs = (
         warped(label_one_hot(torch.from_numpy(t.labels).to(device), ids)[None], dp)[0]
         for t, dp in zip(targets, dps, strict=True)
