@@ -529,6 +529,34 @@ def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
             f"| 1/{jlf['seconds_per_subject'] / total:.1f} | {sf_mean} | {sd} |"
         )
     lines += ["", "![Mean Dice against seconds per subject](figures/multi_atlas.png)"]
+    return lines + fusion_screen_section()
+
+
+def fusion_screen_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """Issue 32's screen of fusion rules (``bench.investigations.fusion_screen``): mean Dice of each
+    rule and setting for k = 2 and 5, per number of adaptation steps."""
+    files = sorted((screen_dir / "fusion").glob("adapt*.json"))
+    recs = [json.loads(f.read_text()) for f in files]
+    if not recs:
+        return []
+    lines = [
+        "",
+        "### Fusion rules and settings (screen)",
+        "",
+        "`python -m bench.investigations.fusion_screen`: the `ltnet-mas-k` atlases and model, each field "
+        "adapted for N steps, fused on the 2 mm working grid by each rule (`local:r:b`: window radius r, "
+        "exponent b; `local` is `local:2:2`, the default) and scored in native space. Each row is the mean "
+        "Dice over the six subjects. Chosen by this screen on the test subjects themselves, so a gain "
+        "of 0.001 is not a reason to change the default; the rows above use `local:2:2`.",
+        "",
+        "| adaptation steps | rule | k = 2 | k = 5 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rec in sorted(recs, key=lambda r: r["adapt"]):
+        variants = dict.fromkeys(key.split("/", 1)[1] for key in rec["mean_dice"])
+        for v in variants:
+            cells = [_f(rec["mean_dice"].get(f"k{k}/{v}")) for k in (2, 5)]
+            lines.append(f"| {rec['adapt']} | {v} | {cells[0]} | {cells[1]} |")
     return lines
 
 

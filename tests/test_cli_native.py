@@ -138,17 +138,21 @@ def test_train_and_segment_native_scans(oblique_scan, native_scans, tmp_path):  
         assert rec["refined_spacing"] == spacing
         assert rec.get("refine", {}).get("steps") == steps
         assert mean_dice(nib.load(out / "sub-flip_labels.mgz"), native_scans[1][1]) > 0.75
-    # flags that would not act are refused, as is an atlas the model already holds
+    # flags that would not act are refused
     refused = [
         ["--fast", "--refine-steps", "3"],
         ["--fast", "--adapt-steps", "3"],
         ["--refine-steps", "0", "--refine-lr", "0.2"],
         ["--refine-spacing", "off", "--refine-steps", "3"],
-        atlas_args(oblique_scan[0], oblique_scan[1]),
     ]
     for flags in refused:
         assert main([*base, "--out", str(tmp_path / "no"), *flags]) == 2, flags
     assert not (tmp_path / "no").exists()
+    # the model's own atlas given again is recognised: one atlas, no fusion, the same labels
+    own = tmp_path / "own"
+    assert main([*base, "--out", str(own), "--fast", *atlas_args(oblique_scan[0], oblique_scan[1])]) == 0
+    assert "fusion" not in json.loads((own / "sub-flip_segment.json").read_text())
+    assert mean_dice(nib.load(own / "sub-flip_labels.mgz"), native_scans[1][1]) > 0.75
 
 
 def test_prepare_writes_the_working_grid_and_trains_prealigned(oblique_scan, native_scans, tmp_path):  # noqa: F811
