@@ -575,7 +575,8 @@ def row_names(bench: Bench) -> list[str]:
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
     learned += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
     learned += ["diffeo-s0", "inductive-s0", "curve"]
-    paper = [f"paper-{n}" for n in learned if not n.startswith("forward-")]  # the paper's is forward
+    # the rows with a paper-recipe twin (the paper's inference is forward-only: no forward- twin)
+    paper = [f"paper-{n}" for n in learned if n.startswith(RECIPE_ROWS)]
     return [*names, *learned, "dataaug", "unet", *paper]
 
 

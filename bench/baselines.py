@@ -98,7 +98,7 @@ class AntsBaselines:
         interpolated linearly onto the subject's native grid and the most probable label kept."""
         import ants
 
-        from ltnet.io import load_image, save_like
+        from ltnet.io import load_image
         from ltnet.registration import to_ants
 
         names = self.test_names()
@@ -110,10 +110,7 @@ class AntsBaselines:
             atl = self.atlases_for(n, k)
             regs = [self.syn_pair(m, n) for m in atl]
             fv = load_image(self.images[n])
-            mask = fv.data > 0
-            idx = np.argwhere(mask)
-            lo, hi = np.maximum(idx.min(0) - 3, 0), np.minimum(idx.max(0) + 4, fv.shape)
-            sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            sl, lo = brain_box(fv.data)
             aff = fv.affine.copy()
             aff[:3, 3] = fv.affine[:3, :3] @ lo + fv.affine[:3, 3]
 
@@ -144,15 +141,33 @@ class AntsBaselines:
                 ids = np.concatenate([[0], ids]).astype(np.int32)
             crop_lab = ids[probs.argmax(0)]
             t_jlf = time.perf_counter() - t0
-            full = np.zeros(fv.shape, np.int32)
-            full[sl] = crop_lab
-            save_like(full, fv, pred / f"{n}_labels.nii.gz", dtype=np.int16)
-            secs.append(t_jlf + sum(r["register_seconds"] + r["warp_seconds"] for r in regs))
-        ev = self.evaluate(pred, names, pred / "scores")
+            secs.append(self.save_fused(crop_lab, sl, fv, pred / f"{n}_labels.nii.gz", t_jlf, regs))
+        return self.fused_row(pred, names, secs, k, fusion_spacing=self.p.syn_spacing)
+
+    def save_fused(
+        self, crop_labels: np.ndarray, sl: tuple, fv, path: Path, t_fuse: float, regs: list
+    ) -> float:
+        """Write labels fused on the brain box ``sl`` of a subject's native grid (``fv``); the
+        subject's seconds: the fusion's and its SyN registrations' and warps'."""
+        from ltnet.io import save_like
+
+        full = np.zeros(fv.shape, np.int32)
+        full[sl] = crop_labels
+        save_like(full, fv, path, dtype=np.int16)
+        return t_fuse + sum(r["register_seconds"] + r["warp_seconds"] for r in regs)
+
+    def fused_row(self, pred: Path, names: list[str], secs: list[float], k: int, **extra) -> dict:
         return {
-            "dice": ev,
+            "dice": self.evaluate(pred, names, pred / "scores"),
             "seconds_per_subject": float(np.mean(secs)),
             "train_seconds": 0.0,
             "atlases": k,
-            "fusion_spacing": self.p.syn_spacing,
+            **extra,
         }
+
+
+def brain_box(data: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray]:
+    """The box around a skull-stripped scan's signal, 3 voxels to spare: (slices, lower corner)."""
+    idx = np.argwhere(data > 0)
+    lo, hi = np.maximum(idx.min(0) - 3, 0), np.minimum(idx.max(0) + 4, data.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True)), lo

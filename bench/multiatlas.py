@@ -81,9 +81,10 @@ class MultiAtlasRows:
         ``ltnet-mas-k`` against ``jlf-k`` is the fusion's, how much the registration's."""
         import torch
 
+        from bench.baselines import brain_box
         from ltnet.atlas import label_one_hot
         from ltnet.fusion import argmax_labels, fuse_probabilities, fusion_weights
-        from ltnet.io import load_image, load_labels, save_like
+        from ltnet.io import load_image, load_labels
         from ltnet.prepare import normalize_intensity
 
         names = self.test_names()
@@ -94,9 +95,7 @@ class MultiAtlasRows:
             atl = self.atlases_for(n, k)
             regs = [self.syn_pair(m, n) for m in atl]
             fv = load_image(self.images[n])
-            idx = np.argwhere(fv.data > 0)
-            lo, hi = np.maximum(idx.min(0) - 3, 0), np.minimum(idx.max(0) + 4, fv.shape)
-            sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+            sl, _ = brain_box(fv.data)
             pairs = [self.root / "syn" / f"{m}_to_{n}" for m in atl]
             images = [load_image(p / "image.nii.gz").data[sl] for p in pairs]
             labels = [load_labels(p / "labels.nii.gz").data[sl] for p in pairs]
@@ -109,15 +108,5 @@ class MultiAtlasRows:
                 probs = (label_one_hot(torch.from_numpy(lab.astype(np.int64)), ids) for lab in labels)
                 out_ids, _ = argmax_labels(fuse_probabilities(probs, weights), ids)
             t_fuse = time.perf_counter() - t0
-            full = np.zeros(fv.shape, np.int32)
-            full[sl] = out_ids.numpy()
-            save_like(full, fv, pred / f"{n}_labels.nii.gz", dtype=np.int16)
-            secs.append(t_fuse + sum(r["register_seconds"] + r["warp_seconds"] for r in regs))
-        ev = self.evaluate(pred, names, pred / "scores")
-        return {
-            "dice": ev,
-            "seconds_per_subject": float(np.mean(secs)),
-            "train_seconds": 0.0,
-            "atlases": k,
-            "fusion": "ltnet local (native grid)",
-        }
+            secs.append(self.save_fused(out_ids.numpy(), sl, fv, pred / f"{n}_labels.nii.gz", t_fuse, regs))
+        return self.fused_row(pred, names, secs, k, fusion="ltnet local (native grid)")

@@ -528,6 +528,24 @@ def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
             f"| {_f(mas['dice']['summary']['mean'])} | {_f(total, 1)} | {d} | {i} "
             f"| 1/{jlf['seconds_per_subject'] / total:.1f} | {sf_mean} | {sd} |"
         )
+    tr, jlf5 = rows.get("ltnet-mas-trained-5", {}), rows.get("jlf-5", {})
+    if "dice" in tr and "dice" in jlf5:
+        d, i = _delta_cells(_paired(jlf5, tr))
+        mas5 = rows.get("ltnet-mas-5", {})
+        d0, i0 = _delta_cells(_paired(mas5, tr)) if "dice" in mas5 else ("-", "-")
+        total = tr["seconds_per_subject"] + (prep or 0.0)
+        lines += [
+            "",
+            f"`ltnet-mas-trained-5`: the same, but each subject segmented by a model trained with several "
+            f"atlases: per fold of the test set ({' / '.join(', '.join(f) for f in tr['folds'])}), "
+            f"ladder-full-s0's model fine-tuned for {tr['fold_steps']} steps (`ltnet train --init`) with "
+            "the chosen atlas and the other fold's subjects as atlases (a pair drawn per step) and the "
+            "fold's own images as the unlabelled pool, so a scored subject's labels were never read. "
+            f"Mean Dice **{_f(tr['dice']['summary']['mean'])}**, {d} against jlf-5 ({i} better), "
+            f"{d0} against ltnet-mas-5 ({i0}), {_f(total, 1)} s a subject with the affine "
+            f"(1/{jlf5['seconds_per_subject'] / total:.1f} of jlf-5's); training "
+            f"{_time(tr['train_seconds'])} in all (ladder-full-s0's included).",
+        ]
     lines += ["", "![Mean Dice against seconds per subject](figures/multi_atlas.png)"]
     return lines + fusion_screen_section()
 

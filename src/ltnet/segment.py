@@ -9,6 +9,7 @@ scan is the special case of an identity map on the atlas grid.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -476,21 +477,27 @@ def segment_files(
         vol = item.volume
         chosen = rank_atlases(transfer, item.image, cfg.atlases)
         extra: dict = dict(record)
+        clock = time.perf_counter()
+        parts = extra["seconds_parts"] = {}  # where a subject's seconds go
         if model is not None:
             dps = predict_fields(model, chosen, item.image, amp, symmetric)
+            parts["networks"] = time.perf_counter() - clock
             pairs = [field_of(a, dps[i : i + 1], item, extra) for i, a in enumerate(chosen)]
+            parts["optimisation"] = time.perf_counter() - clock - parts["networks"]
         else:
             pairs = [(a, None, None) for a in chosen]
         for key in ("adapt", "refine"):  # one atlas: one record, as before several atlases
             if key in extra and len(chosen) == 1:
                 extra[key] = extra[key][0]
         if len(chosen) > 1 or cfg.save_prob:
+            clock = time.perf_counter()
             grid = pairs[0][0]
             y = torch.from_numpy(item.image)[None, None] if grid is chosen[0] else scan_on(grid, item, "cpu")
             device = pairs[0][1].device if pairs[0][1] is not None else torch.device("cpu")
             labels, prob, extra["fusion"] = fuse_to_native(
                 [p[0] for p in pairs], [p[1] for p in pairs], y.to(device), item.transform, vol, cfg.fusion
             )
+            parts["fusion"] = time.perf_counter() - clock
             if cfg.save_prob:
                 save_like(prob, vol, out["prob"], dtype=np.float32)
             if len(chosen) > 1:
