@@ -569,7 +569,8 @@ def row_names(bench: Bench) -> list[str]:
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
-    learned += ["ltnet-mas-trained-5"]  # the same, with models trained on several atlases per fold
+    # the same, with models trained on several atlases per fold
+    learned += [f"ltnet-mas-trained-{k}" for k in (5, 2, 3, 4)]
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
