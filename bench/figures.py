@@ -176,7 +176,8 @@ def figure_multi_atlas(rows: Path) -> Path | None:
     drawn = False
     for prefix, label, extra, style in (
         ("jlf", "ANTs SyN + joint label fusion", 0.0, "s--"),
-        ("ltnet-mas", "ltnet, several atlases", prep, "o-"),
+        ("ltnet-mas", "ltnet, several atlases (model trained with one)", prep, "o-"),
+        ("ltnet-mas-trained", "ltnet, several atlases (model trained with several)", prep, "^-"),
     ):
         pts = [(k, load(f"{prefix}-{k}")) for k in (2, 3, 4, 5)]
         pts = [(k, r) for k, r in pts if r and "dice" in r]
@@ -188,10 +189,6 @@ def figure_multi_atlas(rows: Path) -> Path | None:
         for (k, _), x, y in zip(pts, xs, ys, strict=True):
             ax.annotate(f"k={k}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
         drawn = True
-    tr = load("ltnet-mas-trained-5")
-    if drawn and tr and "dice" in tr:
-        x, y = tr["seconds_per_subject"] + prep, tr["dice"]["summary"]["mean"]
-        ax.plot([x], [y], "*", markersize=12, label="ltnet, trained with several atlases (k=5)")
     if not drawn:
         plt.close(fig)
         return None

@@ -13,6 +13,13 @@ MAS_FLAGS: tuple[str, ...] = ()
 FOLD_STEPS = 300  # fine-tuning steps of each fold's multi-atlas model, from ladder-full-s0
 
 
+def fold_train_seconds(run) -> float:
+    """A run's training seconds, the sum of its log's step times (a resumed, finished run adds none)."""
+    from ltnet.runtime import read_log
+
+    return float(sum(r["seconds"] for r in read_log(run)))
+
+
 class MultiAtlasRows:
     """Rows ``ltnet-mas-<k>`` and ``syn-fused-<k>``, for a :class:`bench.accuracy.Bench`."""
 
@@ -37,11 +44,10 @@ class MultiAtlasRows:
         if trained:
             for i, fold in enumerate(folds):
                 atl = [self.atlas(), *(n for n in names if n not in fold)]
-                t0 = time.perf_counter()
                 run = self.train_run(
                     f"mas-fold{i}", "full", 0, names, FOLD_STEPS, ("--init", str(base)), atlases=atl
                 )
-                train_s += time.perf_counter() - t0
+                train_s += fold_train_seconds(run)  # from its log: the same for every k sharing it
                 model_of |= dict.fromkeys(fold, run)
         for n in names:
             atl = self.atlases_for(n, k)

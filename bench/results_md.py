@@ -514,8 +514,8 @@ def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
         "JLF. Δ: paired per subject against `jlf-k` (6 subjects).",
         "",
         "| k | jlf-k | s | ltnet-mas-k | s (with prep) | Δ vs jlf-k | improved | time vs jlf-k "
-        "| syn-fused-k | Δ vs jlf-k |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| ltnet-mas-trained-k | s (with prep) | Δ vs jlf-k | improved | syn-fused-k | Δ vs jlf-k |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for k in ks:
         jlf, mas, sf = rows[f"jlf-{k}"], rows[f"ltnet-mas-{k}"], rows.get(f"syn-fused-{k}", {})
@@ -523,10 +523,19 @@ def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
         total = mas["seconds_per_subject"] + (prep or 0.0)
         sd = _delta_cells(_paired(jlf, sf))[0] if "dice" in sf else "-"
         sf_mean = _f(sf["dice"]["summary"]["mean"]) if "dice" in sf else "-"
+        tr = rows.get(f"ltnet-mas-trained-{k}", {})
+        if "dice" in tr:
+            td, ti = _delta_cells(_paired(jlf, tr))
+            trained = (
+                f"{_f(tr['dice']['summary']['mean'])} | {_f(tr['seconds_per_subject'] + (prep or 0.0), 1)}"
+            )
+            trained += f" | {td} | {ti}"
+        else:
+            trained = "- | - | - | -"
         lines.append(
             f"| {k} | {_f(jlf['dice']['summary']['mean'])} | {_f(jlf['seconds_per_subject'], 1)} "
             f"| {_f(mas['dice']['summary']['mean'])} | {_f(total, 1)} | {d} | {i} "
-            f"| 1/{jlf['seconds_per_subject'] / total:.1f} | {sf_mean} | {sd} |"
+            f"| 1/{jlf['seconds_per_subject'] / total:.1f} | {trained} | {sf_mean} | {sd} |"
         )
     tr, jlf5 = rows.get("ltnet-mas-trained-5", {}), rows.get("jlf-5", {})
     if "dice" in tr and "dice" in jlf5:
@@ -536,13 +545,13 @@ def multi_atlas_section(rows: dict, prep: float | None) -> list[str]:
         total = tr["seconds_per_subject"] + (prep or 0.0)
         lines += [
             "",
-            f"`ltnet-mas-trained-5`: the same, but each subject segmented by a model trained with several "
+            f"`ltnet-mas-trained-k`: the same, but each subject segmented by a model trained with several "
             f"atlases: per fold of the test set ({' / '.join(', '.join(f) for f in tr['folds'])}), "
             f"ladder-full-s0's model fine-tuned for {tr['fold_steps']} steps (`ltnet train --init`) with "
             "the chosen atlas and the other fold's subjects as atlases (a pair drawn per step) and the "
             "fold's own images as the unlabelled pool, so a scored subject's labels were never read. "
-            f"Mean Dice **{_f(tr['dice']['summary']['mean'])}**, {d} against jlf-5 ({i} better), "
-            f"{d0} against ltnet-mas-5 ({i0}), {_f(total, 1)} s a subject with the affine "
+            f"With 5 atlases: mean Dice **{_f(tr['dice']['summary']['mean'])}**, {d} against jlf-5 "
+            f"({i} better), {d0} against ltnet-mas-5 ({i0}), {_f(total, 1)} s a subject with the affine "
             f"(1/{jlf5['seconds_per_subject'] / total:.1f} of jlf-5's); training "
             f"{_time(tr['train_seconds'])} in all (ladder-full-s0's included).",
         ]
