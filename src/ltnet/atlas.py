@@ -238,11 +238,18 @@ def load_atlas(
     ``name``: the atlas's subject name (default: from its file)."""
     from ltnet.io import subject_names
 
-    prep = prep or PrepConfig(prealigned=True)
     img, seg = read_atlas_files(image_path, labels_path)
-    brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
+    return _atlas_of(img, seg, prep or PrepConfig(prealigned=True), name or subject_names([image_path])[0])
+
+
+def _brain_ml(seg: Volume) -> float:
+    return float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
+
+
+def _atlas_of(img: Volume, seg: Volume, prep: PrepConfig, name: str) -> Atlas:
+    """:func:`load_atlas` on files already read."""
+    brain_ml = _brain_ml(seg)
     image, labels, affine = prepare_atlas_arrays(img, seg, prep)
-    name = subject_names([image_path])[0] if name is None else name
     atlas = Atlas.from_arrays(image, labels, affine, brain_ml, signal_ml(img) / brain_ml, name)
     if prep.prealigned:  # the atlas's own grid is the working grid: nothing finer to keep
         return atlas
@@ -264,13 +271,18 @@ def load_atlas_onto(
     from ltnet.io import subject_names
 
     img, seg = read_atlas_files(image_path, labels_path)
-    brain_ml = float((seg.data > 0).sum()) * float(np.prod(seg.spacing)) / 1000.0
+    return _atlas_onto(reference, img, seg, prep, cache, name or subject_names([image_path])[0])
+
+
+def _atlas_onto(
+    reference: Atlas, img: Volume, seg: Volume, prep: PrepConfig, cache: PrepCache | None, name: str
+) -> Atlas:
+    """:func:`load_atlas_onto` on files already read."""
     prepared = to_working_grid(img, reference.image, reference.labels, reference.affine, prep, cache)
     labels = resample_labels(seg.data, seg.affine, reference.affine, reference.shape, prepared.transform)
-    name = subject_names([image_path])[0] if name is None else name
-    atlas = Atlas.from_arrays(prepared.image, labels, reference.affine, brain_ml, math.nan, name)
+    atlas = Atlas.from_arrays(prepared.image, labels, reference.affine, _brain_ml(seg), math.nan, name)
     if not (atlas.labels > 0).any():
-        raise LtnetError(f"{labels_path}: no label of this atlas lands in the working box")
+        raise LtnetError(f"{seg.path}: no label of this atlas lands in the working box")
     if prep.prealigned:
         return atlas
     back = np.linalg.inv(prepared.transform)  # the scan's world -> the working grid's
@@ -290,26 +302,26 @@ def load_atlases(
     The grid is ``reference``'s (a trained model's atlas) or else the first atlas's own. An atlas
     whose label map on the grid equals the reference's is the reference itself (kept, with its
     source taken from the files when it has none). The others are aligned onto it
-    (:func:`load_atlas_onto`)."""
-    pairs = pair_atlas_files(image_paths, labels_paths)
-    items = list(pairs)
+    (:func:`load_atlas_onto`). Each file is read once."""
+    items = pair_atlas_files(image_paths, labels_paths)
     if progress and len(items) > 1 and not prep.prealigned:
         from tqdm.auto import tqdm
 
         items = tqdm(items, desc="atlases", unit="atlas", dynamic_ncols=True)
     out: list[Atlas] = []
-    for name, img, lab in items:
+    for name, img_path, lab_path in items:
+        img, seg = read_atlas_files(img_path, lab_path)
         if reference is None:
-            reference = load_atlas(img, lab, prep, name)
+            reference = _atlas_of(img, seg, prep, name)
             out.append(reference)
             continue
-        own = load_atlas(img, lab, prep, name)
-        if own.shape == reference.shape and np.array_equal(own.labels, reference.labels):
-            if reference.source is None and own.source is not None:
-                reference = reference.with_source(own.source)
+        _, own_labels, own_affine = prepare_atlas_arrays(img, seg, prep)  # its own grid, no source
+        if own_labels.shape == reference.shape and np.array_equal(own_labels, reference.labels):
+            if reference.source is None and not prep.prealigned:
+                reference = reference.with_source(AtlasSource.crop(img, seg, own_affine, own_labels.shape))
             out.append(dataclasses.replace(reference, name=name))
         else:
-            out.append(load_atlas_onto(reference, img, lab, prep, cache, name))
+            out.append(_atlas_onto(reference, img, seg, prep, cache, name))
     return tuple(out)
 
 

@@ -150,17 +150,16 @@ def predict_fields(
     return torch.cat(out)
 
 
-def rank_atlases(atlases: Sequence[Atlas], image: np.ndarray, k: int | None) -> list[Atlas]:
-    """The ``k`` atlases most similar to a prepared scan (global NCC on the working grid, after the
-    affine alignment), most similar first; all of them, in their order, when ``k`` is None or
-    covers them all."""
+def rank_atlases(atlases: Sequence[Atlas], image: np.ndarray, k: int | None) -> list[int]:
+    """The indices of the ``k`` atlases most similar to a prepared scan (global NCC on the working
+    grid, after the affine alignment), most similar first; all of them, in their order, when ``k``
+    is None or covers them all."""
     from ltnet.atlas import ncc
 
     if k is None or k >= len(atlases):
-        return list(atlases)
+        return list(range(len(atlases)))
     scores = [ncc(a.image, image) for a in atlases]
-    order = sorted(range(len(atlases)), key=lambda i: -scores[i])
-    return [atlases[i] for i in order[:k]]
+    return sorted(range(len(atlases)), key=lambda i: -scores[i])[:k]
 
 
 @torch.inference_mode()
@@ -277,7 +276,8 @@ def fuse_to_native(
     labels) are warped onto the grid, fused there by ``rule`` (:mod:`ltnet.fusion`; ``radius`` and
     ``beta`` default to its defaults), and the fused
     probabilities are sampled trilinearly at every native voxel. Returns the ids (X, Y, Z) int32,
-    the winning label's fused probability (X, Y, Z) float32 (0 outside the box) and a record."""
+    the winning label's fused probability (X, Y, Z) float32 (1, background, where no label reaches)
+    and a record."""
     from ltnet.atlas import label_one_hot
     from ltnet.fusion import DEFAULT_BETA, DEFAULT_RADIUS, argmax_labels, fuse_probabilities, fusion_weights
     from ltnet.nn import slab_warp
@@ -301,9 +301,8 @@ def fuse_to_native(
     )
     fused = fuse_probabilities(probs, weights)
     labels = np.zeros(native.shape, np.int32)
-    prob = np.zeros(native.shape, np.float32)
-    to_scan = np.linalg.inv(transform)
-    # only native voxels near a label need sampling: the rest is background with probability 1
+    prob = np.ones(native.shape, np.float32)  # background, certain, where no atlas label reaches
+    # only native voxels near a label need sampling: crop the fused grid to them, one voxel to spare
     fg = torch.nonzero(fused[0] < 1 - 1e-6)
     box = None
     if len(fg):
@@ -311,8 +310,7 @@ def fuse_to_native(
         fused = fused[:, lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
         corner = np.eye(4)
         corner[:3, 3] = lo.cpu().numpy()
-        sub = grid.affine @ corner
-        prob.fill(1.0)  # background, certain, where no atlas label reaches
+        sub, to_scan = grid.affine @ corner, np.linalg.inv(transform)
         box = covering_region(np.linalg.inv(sub) @ to_scan @ native.affine, fused.shape[1:], native.shape)
     if box is not None:
         corner = np.eye(4)
@@ -436,23 +434,24 @@ def segment_files(
     kinds += ["prob"] if cfg.save_prob else []
 
     symmetric = cfg.symmetric and model is not None and model.g_b is not None
-    fines = {a.name: finer_atlas(a, cfg, prep) for a in transfer} if model is not None else {}
+    fines = [finer_atlas(a, cfg, prep) if model is not None else None for a in transfer]
     record = {
         "affine_only": model is None,
         "symmetric": symmetric,
         "config": cfg.to_dict(),
-        "refined_spacing": next((f.spacing for f in fines.values() if f is not None), None),
+        "refined_spacing": next((f.spacing for f in fines if f is not None), None),
     }
 
     def field_of(
-        a: Atlas, dp: torch.Tensor, item: PreparedScan, extra: dict
+        i: int, dp: torch.Tensor, y: torch.Tensor, item: PreparedScan, extra: dict
     ) -> tuple[Atlas, torch.Tensor, torch.Tensor]:
-        """One atlas's field after adaptation and refinement, the atlas on that field's grid, and the
-        field after adaptation on the working grid (where QC runs G_B, as it was trained)."""
+        """Atlas ``i``'s field after adaptation (on ``y``, the scan on the working grid) and
+        refinement, the atlas on that field's grid, and the field after adaptation on the working
+        grid (where QC runs G_B, as it was trained)."""
+        a = transfer[i]
         if cfg.adapt_steps:
             from ltnet.adapt import adapt
 
-            y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None].to(dp.device)
             r = adapt(
                 model, a.image_tensor(dp.device), y, cfg.adapt_steps, cfg.adapt_mode, cfg.adapt_lr, dp0=dp
             )
@@ -466,7 +465,7 @@ def segment_files(
                     "loss_after": r.loss_after,
                 }
             )
-        fine = fines.get(a.name)
+        fine = fines[i]
         if fine is None:
             return a, dp, dp
         dp_fine, rec = refine_on(fine, a, dp, item, cfg)
@@ -475,14 +474,17 @@ def segment_files(
 
     def process(item: PreparedScan, out: dict[str, Path]) -> dict:
         vol = item.volume
-        chosen = rank_atlases(transfer, item.image, cfg.atlases)
+        order = rank_atlases(transfer, item.image, cfg.atlases)
+        chosen = [transfer[i] for i in order]
+        y = torch.from_numpy(np.ascontiguousarray(item.image, dtype=np.float32))[None, None]
         extra: dict = dict(record)
         clock = time.perf_counter()
         parts = extra["seconds_parts"] = {}  # where a subject's seconds go
         if model is not None:
             dps = predict_fields(model, chosen, item.image, amp, symmetric)
             parts["networks"] = time.perf_counter() - clock
-            pairs = [field_of(a, dps[i : i + 1], item, extra) for i, a in enumerate(chosen)]
+            y = y.to(dps.device)
+            pairs = [field_of(i, dps[j : j + 1], y, item, extra) for j, i in enumerate(order)]
             parts["optimisation"] = time.perf_counter() - clock - parts["networks"]
         else:
             pairs = [(a, None, None) for a in chosen]
@@ -492,10 +494,9 @@ def segment_files(
         if len(chosen) > 1 or cfg.save_prob:
             clock = time.perf_counter()
             grid = pairs[0][0]
-            y = torch.from_numpy(item.image)[None, None] if grid is chosen[0] else scan_on(grid, item, "cpu")
-            device = pairs[0][1].device if pairs[0][1] is not None else torch.device("cpu")
+            scan = y if grid is chosen[0] else scan_on(grid, item, y.device)
             labels, prob, extra["fusion"] = fuse_to_native(
-                [p[0] for p in pairs], [p[1] for p in pairs], y.to(device), item.transform, vol, cfg.fusion
+                [p[0] for p in pairs], [p[1] for p in pairs], scan, item.transform, vol, cfg.fusion
             )
             parts["fusion"] = time.perf_counter() - clock
             if cfg.save_prob:

@@ -319,10 +319,8 @@ def train(
             y = torch.from_numpy(data.images[idx])[:, None].to(device)
             b = y.shape[0]
             pick = atlas_indices(cfg.seed, step, len(atlases), b, dist.rank)
-            x = x_all[pick] if len(atlases) > 1 else x_all.expand(b, -1, -1, -1, -1)
-            x_s = None
-            if xs_all is not None:
-                x_s = xs_all[pick] if len(atlases) > 1 else xs_all.expand(b, -1, -1, -1, -1)
+            x = take(x_all, pick)
+            x_s = take(xs_all, pick) if xs_all is not None else None
             t0 = time.perf_counter()
             diagnose = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step + 1 == cfg.steps)
             logs = train_step(step_model, step_disc, opt_g, opt_d, x, x_s, y, cfg, step, diagnose)
@@ -350,6 +348,11 @@ def train(
             atomic_write_text(run_dir / "ranks.json", json.dumps({"weight_checksums": sums}) + "\n")
     barrier(dist)  # the checkpoint is complete before any rank returns
     return ckpt_path
+
+
+def take(stacked: torch.Tensor, pick: list[int]) -> torch.Tensor:
+    """The rows ``pick`` of per-atlas tensors (A, ...); one atlas is expanded, not copied."""
+    return stacked.expand(len(pick), *stacked.shape[1:]) if len(stacked) == 1 else stacked[pick]
 
 
 def atlas_indices(seed: int, step: int, n_atlases: int, batch_size: int, rank: int = 0) -> list[int]:
