@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from ltnet.checkpoint import load_checkpoint
 from ltnet.cli import main
 from ltnet.demo import DEMO_DIR, demo_data
 from ltnet.labels import EVAL_LABELS
@@ -42,6 +44,9 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert f"report: {page}" in text
     html = page.read_text()
     assert "demo-19" in html and "demo-20" in html and "affine only" in html
+    # transductive: the demo fine-tunes on the two scans it segments, never on the atlas
+    trained = [Path(p).name for p in load_checkpoint(out / "run")["image_paths"]]
+    assert trained == ["demo-19.nii.gz", "demo-20.nii.gz"]
     # a second run into the same folder is refused, not mixed with the first
     assert main(["demo", "--out", str(out), "--steps", "1", "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -16,8 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the main job on the bundled synthetic brains: train, segment, score, report",
         description="Run ltnet end to end on its bundled demo data (20 synthetic T1 brains with real "
         "anatomy on a 3 mm grid): pick the atlas, score affine-only transfer, fine-tune the shipped "
-        "LT-Net on the unlabelled images, segment and score two held-out subjects (also with test-time "
-        "adaptation), and write an HTML report. About 2-3 minutes on a 2-core CPU.",
+        "LT-Net on two new scans as unlabelled images (LT-Net's transductive setting), segment and "
+        "score them (also with test-time adaptation), and write an HTML report. About 2-3 minutes on "
+        "a 2-core CPU.",
     )
     d.add_argument("--out", default="ltnet-demo", help="output folder (default: ./ltnet-demo)")
     d.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps (default: {DEMO_STEPS})")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         use_shipped=not args.from_scratch,
     )
-    print(f"mean Dice over the held-out subjects: LT-Net {r.dice:.3f}, affine only {r.dice_affine:.3f}")
+    print(f"mean Dice over the two test subjects: LT-Net {r.dice:.3f}, affine only {r.dice_affine:.3f}")
     if r.dice_shipped is not None:
         print(f"  the shipped model before this demo's training: {r.dice_shipped:.3f}")
     print(f"  LT-Net with test-time adaptation (segment --adapt-steps 50): {r.dice_adapted:.3f}")
