@@ -158,6 +158,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
 
     # the ladder, with paired per-subject differences from the row above (over subjects x seeds)
     lines += _ladder(bench, rows, "ladder-", "The ablation ladder (paper tables 2-4), ltnet's recipe")
+    lines += versus_voxelmorph(rows, bench.p.seeds)
     lines += _ladder(bench, rows, "paper-ladder-", "The ablation ladder with the paper's recipe (eq. 11)")
     gpu = Path(__file__).resolve().parent / "RESULTS-cpu-cuda.md"
     if bench.name == "cpu" and gpu.exists():
@@ -709,6 +710,43 @@ def _ladder(bench, rows: dict, prefix: str, title: str) -> list[str]:
         )
     if crossed:
         lines += ["", _across_preparations(bench.store)]
+    return lines
+
+
+def _end_dpf(row: dict | None) -> float | None:
+    """Mean |dpF| (voxels) over the run's last 10 steps, median; None for a row without it."""
+    return ((row or {}).get("last_10_steps_median") or {}).get("dpF_abs")
+
+
+def versus_voxelmorph(rows: dict, seeds) -> list[str]:
+    """Issue 30's goal, per seed: ``ladder-full`` (both directions, the default inference) and its
+    ``forward-`` twin (G_F's field alone) against ``ladder-voxelmorph``, paired per subject."""
+    done = [s for s in seeds if f"ladder-full-s{s}" in rows and f"ladder-voxelmorph-s{s}" in rows]
+    if not done:
+        return []
+    lines = [
+        "",
+        "### LT-Net against its VoxelMorph row, per seed (issue 30's goal: +0.02, 5 of 6 subjects better)",
+        "",
+        "Default recipe, cpu profile. Δ: paired per subject, mean (std), and subjects improved. |dpF|: "
+        "mean displacement of G_F's field over the last 10 training steps (median), voxels.",
+        "",
+        "| seed | VoxelMorph | LT-Net, both directions | Δ | improved | G_F alone | Δ | improved "
+        "| \\|dpF\\| LT-Net | \\|dpF\\| VoxelMorph | goal met |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in done:
+        vxm, full = f"ladder-voxelmorph-s{s}", f"ladder-full-s{s}"
+        fwd = f"forward-{full}" if f"forward-{full}" in rows else None
+        d_full = _paired(rows[vxm], rows[full])
+        cells_full = _delta_cells(d_full)
+        cells_fwd = _delta_cells(_paired(rows[vxm], rows[fwd])) if fwd else ("-", "-")
+        met = float(np.mean(d_full)) >= 0.02 and sum(d > 0 for d in d_full) >= len(d_full) - 1
+        lines.append(
+            f"| {s} | {_f(_mean(rows, vxm))} | {_f(_mean(rows, full))} | {' | '.join(cells_full)} | "
+            f"{_f(_mean(rows, fwd) if fwd else None)} | {' | '.join(cells_fwd)} | "
+            f"{_f(_end_dpf(rows[full]), 2)} | {_f(_end_dpf(rows[vxm]), 2)} | {'yes' if met else 'no'} |"
+        )
     return lines
 
 

@@ -82,3 +82,24 @@ def test_syn_iterations_section_sets_each_subject_beside_the_row_and_ltnet(rows,
     line = next(ln for ln in syn_iterations_section(rows, tmp_path) if ln.startswith("| s1 |"))
     assert line == "| s1 | (40, 20, 10) | 0.830 | 400 | 0.800 | 0.851 |"
     assert syn_iterations_section(rows, tmp_path / "none") == []
+
+
+def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
+    from bench.results_md import versus_voxelmorph
+
+    names = ["s1", "s2", "s3"]
+    vxm = _row(0.75, dict(zip(names, (0.74, 0.75, 0.76), strict=True)), last_10_steps_median={"dpF_abs": 0.6})
+    rows = {
+        "ladder-voxelmorph-s0": vxm,
+        # +0.03 on every subject: the goal (+0.02, all but one subject better) is met
+        "ladder-full-s0": _row(0.78, dict(zip(names, (0.77, 0.78, 0.79), strict=True))),
+        "ladder-voxelmorph-s1": vxm,
+        # +0.02, +0.03, -0.01: mean +0.013, short of +0.02
+        "ladder-full-s1": _row(0.763, dict(zip(names, (0.76, 0.78, 0.75), strict=True))),
+    }
+    assert versus_voxelmorph({}, (0, 1)) == []
+    lines = versus_voxelmorph(rows, (0, 1))
+    s0 = next(ln for ln in lines if ln.startswith("| 0 |"))
+    s1 = next(ln for ln in lines if ln.startswith("| 1 |"))
+    assert "+0.030" in s0 and "3/3" in s0 and s0.endswith("| 0.60 | yes |"), s0
+    assert "+0.013" in s1 and "2/3" in s1 and s1.endswith("| no |"), s1
