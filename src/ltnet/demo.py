@@ -12,7 +12,8 @@ through the library functions behind them:
 2. ``segment`` with the shipped model (pre-trained on the other 17 unlabelled images by
    ``scripts/pretrain_demo_model.py``), where there is one;
 3. ``train`` (full LT-Net, starting from the shipped model when there is one) on the scans to
-   segment, as unlabelled images: LT-Net's transductive setting, the paper's and the benchmark's
+   segment, as unlabelled images: the transductive setting of SPEC.md (a one-shot user trains on
+   the very scans to segment, whose labels are never read), the benchmark's main rows' setting
    (fine-tuning on the pre-training pool instead left the demo's Dice where the shipped model had
    it, 0.607 against 0.605; on the scans to segment, 0.630). The default 60 steps lie inside the
    recipe's warm-up (each network on its own similarity and smoothness), and the demo says so.
@@ -142,7 +143,7 @@ def run_demo(
         dice_shipped = segment_and_score("_shipped", shipped)
         init = shipped
         half_res = checkpoint_config(load_checkpoint(shipped), shipped).net.half_res  # its layout
-    # LT-Net's transductive setting: the unlabelled images are the scans to segment (labels never read)
+    # transductive (SPEC.md): the unlabelled images are the scans to segment (labels never read)
     unlabelled = list(test)
     cfg = TrainConfig.for_recipe(
         "ltnet", variant="full", steps=steps, checkpoint_every=max(1, steps), net=NetConfig(half_res=half_res)

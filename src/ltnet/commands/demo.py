@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the main job on the bundled synthetic brains: train, segment, score, report",
         description="Run ltnet end to end on its bundled demo data (20 synthetic T1 brains with real "
         "anatomy on a 3 mm grid): pick the atlas, score affine-only transfer, fine-tune the shipped "
-        "LT-Net on two new scans as unlabelled images (LT-Net's transductive setting), segment and "
+        "LT-Net on two new scans as unlabelled images (the transductive setting), segment and "
         "score them (also with test-time adaptation), and write an HTML report. About 2-3 minutes on "
         "a 2-core CPU.",
     )
