@@ -713,9 +713,9 @@ def _ladder(bench, rows: dict, prefix: str, title: str) -> list[str]:
     return lines
 
 
-def _end_dpf(row: dict | None) -> float | None:
+def _end_dpf(row: dict) -> float | None:
     """Mean |dpF| (voxels) over the run's last 10 steps, median; None for a row without it."""
-    return ((row or {}).get("last_10_steps_median") or {}).get("dpF_abs")
+    return (row.get("last_10_steps_median") or {}).get("dpF_abs")
 
 
 def versus_voxelmorph(rows: dict, seeds) -> list[str]:

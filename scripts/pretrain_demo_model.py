@@ -20,10 +20,9 @@ from pathlib import Path
 
 import torch
 
-from ltnet.atlas import select_atlas
 from ltnet.checkpoint import generator_state, load_checkpoint, save_checkpoint
 from ltnet.cli import main as ltnet
-from ltnet.demo import DEMO_DIR, HELD_OUT, MODEL_NAME, demo_data
+from ltnet.demo import DEMO_DIR, MODEL_NAME, demo_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,13 +57,10 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "demo_pretrain")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
-    images, labels = demo_data()
-    pool = images[:-HELD_OUT]
-    atlas, _ = select_atlas(pool)
-    atlas_labels = labels[images.index(atlas)]
+    split = demo_split()
     out = args.work / f"full-{args.recipe}"
-    argv = ["train", "--atlas", str(atlas), "--atlas-labels", str(atlas_labels), "--images"]
-    argv += [str(p) for p in pool if p != atlas]  # the atlas is not one of its own unlabelled images
+    argv = ["train", "--atlas", str(split.atlas), "--atlas-labels", str(split.atlas_labels), "--images"]
+    argv += [str(p) for p in split.pretrain]
     argv += ["--prealigned", "--no-cache", "--half-res", "--device", args.device, "--checkpoint-every", "50"]
     argv += ["--variant", "full", "--recipe", args.recipe, "--steps", str(args.steps), "--out", str(out)]
     argv += ["--resume"] if (out / "checkpoint.pt").exists() else []

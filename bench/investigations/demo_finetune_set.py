@@ -25,10 +25,9 @@ import torch
 
 
 def main() -> int:
-    from ltnet.atlas import select_atlas
     from ltnet.cache import PrepCache
     from ltnet.config import NetConfig, PrepConfig, SegmentConfig, TrainConfig
-    from ltnet.demo import DEMO_DIR, HELD_OUT, MODEL_NAME, demo_data
+    from ltnet.demo import DEMO_DIR, MODEL_NAME, demo_split
     from ltnet.evaluate import evaluate_files
     from ltnet.io import expand_inputs
     from ltnet.segment import load_trained, segment_files
@@ -44,35 +43,38 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    images, labels = demo_data()
-    pool, test = images[:-HELD_OUT], images[-HELD_OUT:]
-    atlas, _ = select_atlas(pool)
-    atlas_labels = labels[images.index(atlas)]
-    unlabelled = list(test) if args.images == "scans" else [p for p in pool if p != atlas]
+    split = demo_split()
+    unlabelled = list(split.test if args.images == "scans" else split.pretrain)
     prep, cache, cpu = PrepConfig(prealigned=True), PrepCache(None), torch.device("cpu")
     cfg = TrainConfig.for_recipe(
-        "ltnet", variant="full", steps=args.steps, checkpoint_every=args.steps, net=NetConfig(half_res=True)
+        "ltnet",
+        variant="full",
+        steps=args.steps,
+        checkpoint_every=args.steps,
+        net=NetConfig(half_res=True),
+        seed=args.seed,
     )
-    cfg = dataclasses.replace(cfg, seed=args.seed)
     if args.no_warmup:
         cfg = dataclasses.replace(cfg, warmup_steps=0, ramp_steps=0)
     with tempfile.TemporaryDirectory(prefix="ltnet-demo-set-") as tmp:
         out = Path(tmp)
-        data = load_train_data(atlas, atlas_labels, unlabelled, prep, cache, progress=False)
+        data = load_train_data(split.atlas, split.atlas_labels, unlabelled, prep, cache, progress=False)
         train(cfg, data, out / "run", device=cpu, progress=False, init=DEMO_DIR / MODEL_NAME)
         t = load_trained(out / "run", cpu)
         segment_files(
             t.atlas,
             t.prep,
             t.model,
-            test,
+            list(split.test),
             out / "labels",
             SegmentConfig(adapt_steps=0),  # the network alone, as the demo prints
             cache=cache,
             amp=False,
             progress=False,
         )
-        result = evaluate_files(expand_inputs([out / "labels"], stem_suffix="_labels"), labels[-HELD_OUT:])
+        result = evaluate_files(
+            expand_inputs([out / "labels"], stem_suffix="_labels"), list(split.test_truth)
+        )
     summary = result.to_json()["summary"]
     print(
         f"images {args.images} ({len(unlabelled)}), seed {args.seed}, steps {args.steps}, "

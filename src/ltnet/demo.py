@@ -64,6 +64,36 @@ def demo_data(root: Path = DEMO_DIR) -> tuple[list[Path], list[Path]]:
     return images, labels
 
 
+@dataclass(frozen=True)
+class DemoSplit:
+    """The bundled data as the demo and the shipped model's pre-training use them."""
+
+    atlas: Path
+    atlas_labels: Path
+    candidates: int  # how many images the atlas was chosen among (all but the scans to segment)
+    pretrain: tuple[Path, ...]  # the shipped model's unlabelled images: the candidates but the atlas
+    test: tuple[Path, ...]  # the scans to segment, the demo's unlabelled images
+    test_truth: tuple[Path, ...]  # their label maps, read only to score
+
+
+def demo_split(root: Path = DEMO_DIR) -> DemoSplit:
+    """The last ``HELD_OUT`` subjects are the scans to segment; the atlas is chosen among the others
+    by :func:`ltnet.atlas.select_atlas`."""
+    from ltnet.atlas import select_atlas
+
+    images, labels = demo_data(root)
+    pool = images[:-HELD_OUT]
+    atlas, _ = select_atlas(pool)
+    return DemoSplit(
+        atlas=atlas,
+        atlas_labels=labels[images.index(atlas)],
+        candidates=len(pool),
+        pretrain=tuple(p for p in pool if p != atlas),  # the atlas is not one of its own unlabelled images
+        test=tuple(images[-HELD_OUT:]),
+        test_truth=tuple(labels[-HELD_OUT:]),
+    )
+
+
 def run_demo(
     out: str | os.PathLike,
     steps: int,
@@ -76,7 +106,7 @@ def run_demo(
     shipped model when ``use_shipped`` and there is one. An earlier demo there needs ``overwrite``."""
     import torch
 
-    from ltnet.atlas import load_atlas, select_atlas
+    from ltnet.atlas import load_atlas
     from ltnet.cache import PrepCache
     from ltnet.checkpoint import checkpoint_config, load_checkpoint
     from ltnet.config import NetConfig, PrepConfig, SegmentConfig, TrainConfig
@@ -98,14 +128,12 @@ def run_demo(
         shutil.rmtree(d)
     out.mkdir(parents=True, exist_ok=True)
 
-    images, labels = demo_data()
-    pool, test = images[:-HELD_OUT], images[-HELD_OUT:]
-    test_truth = labels[-HELD_OUT:]
+    split = demo_split()
+    atlas, atlas_labels = split.atlas, split.atlas_labels
+    test, test_truth = list(split.test), list(split.test_truth)
     say = (lambda *a: None) if quiet else (lambda *a: print("ltnet demo:", *a, file=sys.stderr))
-    atlas, _ = select_atlas(pool)
-    atlas_labels = labels[images.index(atlas)]
     held = ", ".join(p.name for p in test)
-    say(f"atlas {atlas.name} (select-atlas among {len(pool)} images); scans to segment: {held}")
+    say(f"atlas {atlas.name} (select-atlas among {split.candidates} images); scans to segment: {held}")
     # the demo brains share one grid already (--prealigned); nothing is cached (--no-cache)
     prep, cache, dev = PrepConfig(prealigned=True), PrepCache(None), torch.device(device)
 
@@ -170,8 +198,8 @@ def run_demo(
     scores["affine only"] = out / "scores_affine"
     seconds = time.perf_counter() - t0
     notes = [
-        f"Bundled demo: {len(images)} synthetic T1 images (real anatomy from SynthSeg's label maps, "
-        f"synthetic intensities) on a 3 mm grid; atlas {atlas.name}; test subjects {held}, the "
+        f"Bundled demo: {split.candidates + len(test)} synthetic T1 images (real anatomy from SynthSeg's "
+        f"label maps, synthetic intensities) on a 3 mm grid; atlas {atlas.name}; test subjects {held}, the "
         f"unlabelled images of the training (labels read only to score); {steps} training steps"
         + (" starting from the shipped model" if init else " from scratch")
         + phase
