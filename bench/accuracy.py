@@ -342,6 +342,15 @@ class Bench(RowStore, AntsBaselines, MultiAtlasRows):
             f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
         )
 
+    def row_symmetric(self, seed: int) -> dict:
+        """``sym-ladder-full-s{seed}``: ladder-full-s{seed} trained with ``--symmetric-sim 1`` too: both
+        networks also learn through the field segment uses (G_F's and G_B's inverted, averaged)."""
+        pool = self.test_names()
+        r = self.train_and_segment(
+            f"sym-ladder-full-s{seed}", "full", seed, pool, pool, self.p.steps, extra=("--symmetric-sim", "1")
+        )
+        return {**r, "symmetric_sim": 1.0}
+
     def inference(self, variant: str, network: bool = True) -> list[str]:
         """The segment flags of the learned rows, which measure the network as they did before
         segment optimised fields by default: labels from the working grid (``--refine-spacing
@@ -567,6 +576,7 @@ def row_names(bench: Bench) -> list[str]:
     names += [f"syn-fused-{k}" for k in (2, 3, 4, 5)]  # issue 32: JLF's registrations, ltnet's fusion
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
+    learned += [f"sym-ladder-full-s{s}" for s in bench.p.seeds]  # trained through the mean field too
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
     # the same, with models trained on several atlases per fold
@@ -615,6 +625,8 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_mas(int(row.rsplit("-", 1)[1]))
     if row == "curve":
         return bench.row_curve()
+    if row.startswith("sym-ladder-full-s"):
+        return bench.row_symmetric(int(row.rsplit("-s", 1)[1]))
     if row.startswith("ladder-"):
         variant, seed = row[len("ladder-") :].rsplit("-s", 1)
         return bench.row_ladder(variant, int(seed))

@@ -80,6 +80,7 @@ RECIPE_FIELD_NEEDS: dict[str, str | None] = {
     "cycle_scale": "backward",
     "cycle_penalty": "backward",
     "backward_sim": "backward",
+    "symmetric_sim": "backward",
     "shared_generator": "backward",
     "warmup_steps": "scheduled",
     "ramp_steps": "scheduled",
@@ -131,6 +132,9 @@ class TrainConfig:
     warmup_steps: int = 200  # generators on their own L_sim and L_smooth only
     ramp_steps: int = 200  # then the adversarial and cycle weights rise linearly to full
     backward_sim: bool = True  # G_B also registers each real image to the atlas (its own L_sim)
+    # weight of L_sim on the field ``ltnet segment`` uses: the mean of G_F's field and the inverse of
+    # G_B's image-to-atlas field (needs backward_sim); 0: each network trains on its own L_sim only
+    symmetric_sim: float = 0.0
     disc_augment: bool = True  # DiffAugment: the same random shifts, flips, gain on D's real and fake
     r1_gamma: float = 1.0  # R1 penalty gamma/2 |grad D(real)|^2 on the discriminator (0: off)
     # exponential moving average of the generators' weights, which segment then uses (0: off; off by
@@ -149,7 +153,17 @@ class TrainConfig:
             raise LtnetError(
                 f"unknown cycle penalty {self.cycle_penalty!r}: expected one of {', '.join(CYCLE_PENALTIES)}"
             )
-        for name in ("lambda_gan", "cycle_scale", "r1_gamma", "warmup_steps", "ramp_steps", "diag_every"):
+        if self.symmetric_sim > 0 and not self.backward_sim:
+            raise LtnetError("symmetric_sim needs backward_sim: G_B's image-to-atlas field is half of it")
+        for name in (
+            "lambda_gan",
+            "cycle_scale",
+            "symmetric_sim",
+            "r1_gamma",
+            "warmup_steps",
+            "ramp_steps",
+            "diag_every",
+        ):
             if getattr(self, name) < 0:
                 raise LtnetError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if not 0 <= self.ema_decay < 1:
@@ -198,6 +212,7 @@ PAPER_RECIPE: dict[str, Any] = {
     "warmup_steps": 0,
     "ramp_steps": 0,
     "backward_sim": False,
+    "symmetric_sim": 0.0,
     "disc_augment": False,
     "r1_gamma": 0.0,
     "ema_decay": 0.0,

@@ -17,9 +17,12 @@ field already costs 10 * 0.0037 on the demo atlas), and pulls the forward field 
 
 L = L_GAN + L_sim + 10 L_cyc + 3 (L_anat + L_smooth + L_trans + L_diff)      (the paper's recipe)
 
+[ltnet, TrainConfig.symmetric_sim] segment uses dpS = (dpF + inverse(dpR)) / 2 for a model with
+both networks; this term trains both networks through that field: L_sim(y, x o dpS).
+
 ltnet's recipe weighs L_GAN by w_gan and the cycle family (L_cyc, L_trans, L_anat, L_diff) by w_cyc,
 both ramped in after a warm-up (:class:`Weights`, from :meth:`TrainConfig.ramp`), and adds
-G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR).
+G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR), and symmetric_sim L_sim(y, x o dpS).
 """
 
 from __future__ import annotations
@@ -32,8 +35,13 @@ import torch.nn as nn
 
 from ltnet import losses
 from ltnet.config import NetConfig, TrainConfig, Variant, get_variant
+from ltnet.deformation import inverse_field
 from ltnet.nn import PatchDiscriminator3D, SpatialTransformer, VxmUNet
 from ltnet.trilinear import SoftLabels
+
+# fixed-point iterations of G_B's inverse inside training (segment runs 20): the fields are smooth and
+# under a few voxels, so the iteration has settled by then, and each one costs a warp and its gradient
+TRAIN_INVERSE_ITERATIONS = 6
 
 
 @dataclass
@@ -52,6 +60,8 @@ class CycleOutputs:
     x_bar_s: torch.Tensor | None = None
     dp_r: torch.Tensor | None = None  # G_B(y, x): the real image registered to the atlas
     y_hat: torch.Tensor | None = None  # y o dp_r, on the atlas grid
+    dp_sym: torch.Tensor | None = None  # (dp_f + inverse of dp_r) / 2: the field segment uses
+    y_sym: torch.Tensor | None = None  # x o dp_sym
 
 
 @dataclass
@@ -63,6 +73,7 @@ class LossTerms:
     smooth: torch.Tensor
     gan: torch.Tensor | None = None
     sim_b: torch.Tensor | None = None  # G_B's own -LNCC(x, y_hat)
+    sim_sym: torch.Tensor | None = None  # -LNCC(y, y_sym): both networks through the mean field
     cyc: torch.Tensor | None = None
     trans: torch.Tensor | None = None
     anat: torch.Tensor | None = None
@@ -116,10 +127,16 @@ class LTNet(nn.Module):
         self.warp = SpatialTransformer("bilinear")
 
     def forward(
-        self, x: torch.Tensor, y: torch.Tensor, x_s: torch.Tensor | None = None, backward_sim: bool = False
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        x_s: torch.Tensor | None = None,
+        backward_sim: bool = False,
+        symmetric: bool = False,
     ) -> CycleOutputs:
         """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas hard one-hot (B, L, D, H, W)
-        or None. ``backward_sim``: also register y to the atlas with G_B (dp_r, y_hat)."""
+        or None. ``backward_sim``: also register y to the atlas with G_B (dp_r, y_hat); with
+        ``symmetric`` too, the mean field segment uses and the atlas warped by it (dp_sym, y_sym)."""
         dp_f = self.g_f(x, y)
         out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
         # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
@@ -136,6 +153,10 @@ class LTNet(nn.Module):
         if backward_sim:
             out.dp_r = self.g_b(y, x)
             out.y_hat = self.warp(y, out.dp_r)
+            if symmetric:
+                inv = inverse_field(out.dp_r, self.warp, TRAIN_INVERSE_ITERATIONS)
+                out.dp_sym = 0.5 * (dp_f + inv)
+                out.y_sym = self.warp(x, out.dp_sym)
         return out
 
 
@@ -175,6 +196,9 @@ def generator_objective(
     if out.dp_r is not None and out.y_hat is not None:
         terms.sim_b = losses.lncc_loss(x, out.y_hat, cfg.lncc_kernel)
         parts["sim_b"] = terms.sim_b
+    if out.y_sym is not None:
+        terms.sim_sym = losses.lncc_loss(y, out.y_sym, cfg.lncc_kernel)
+        parts["sim_sym"] = cfg.symmetric_sim * terms.sim_sym
     if v.backward:
         assert out.x_bar is not None and out.dp_b is not None
         terms.cyc = losses.image_cycle_loss(out.x_bar, x, pen)

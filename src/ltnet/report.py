@@ -37,6 +37,7 @@ TERMS = {
     "diff": "L_diff",
     "disc": "discriminator",
     "sim_b": "G_B's own L_sim",
+    "sim_sym": "L_sim of the mean field",
     "r1": "R1 penalty (D)",
 }
 # per-step keys that are not loss terms: drawn by diagnostics_figure

@@ -99,7 +99,8 @@ def train_step(
     if disc_core is not None:
         disc_core.requires_grad_(False)  # the generator's update does not train D
     with amp:
-        out = model(x, y, x_s, backward_sim=cfg.backward_sim and core.g_b is not None)
+        both = cfg.backward_sim and core.g_b is not None
+        out = model(x, y, x_s, backward_sim=both, symmetric=both and cfg.symmetric_sim > 0)
         # D's bare module: its weights take no gradient here, so there is nothing for DDP to sync
         terms = generator_objective(core, out, x, y, x_s, disc_core, cfg, weights, augment)
     logs = terms.as_floats()

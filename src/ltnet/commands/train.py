@@ -15,6 +15,7 @@ RECIPE_FLAGS = (
     ("--cycle-scale", "cycle_scale"),
     ("--cycle-penalty", "cycle_penalty"),
     ("--backward-sim", "backward_sim"),
+    ("--symmetric-sim", "symmetric_sim"),
     ("--warmup-steps", "warmup_steps"),
     ("--ramp-steps", "ramp_steps"),
     ("--ema-decay", "ema_decay"),
@@ -172,6 +173,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="G_B also registers each real image to the atlas with its own L_sim (ltnet: on)",
+    )
+    r.add_argument(
+        "--symmetric-sim",
+        type=float,
+        metavar="W",
+        help="weight of an L_sim on the field segment uses, the mean of G_F's field and the inverse of "
+        "G_B's, which trains both networks through it (needs --backward-sim; default 0: off)",
     )
     r.add_argument(
         "--shared-generator",
