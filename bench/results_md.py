@@ -280,6 +280,7 @@ SCREEN_FIELDS = {
     "warmup_steps": "warm-up {}",
     "ramp_steps": "ramp {}",
     "backward_sim": "G_B's own L_sim {}",
+    "symmetric_sim": "L_sim of the mean field ×{}",
     "disc_augment": "D augmentation {}",
     "r1_gamma": "R1 γ {}",
     "ema_decay": "EMA {}",

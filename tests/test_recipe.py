@@ -195,8 +195,46 @@ def test_cli_refuses_a_recipe_flag_the_variant_would_ignore(toy_data, tmp_path, 
     assert "--r1-gamma" in capsys.readouterr().err
     assert main([*argv, "--variant", "voxelmorph", "--warmup-steps", "5"]) == 2
     assert "nothing to schedule" in capsys.readouterr().err
+    assert main([*argv, "--variant", "voxelmorph", "--symmetric-sim", "1"]) == 2
+    assert "--symmetric-sim: variant 'voxelmorph' has no backward network" in capsys.readouterr().err
+    assert main([*argv, "--no-backward-sim", "--symmetric-sim", "1"]) == 2
+    assert "symmetric_sim needs backward_sim" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
     # the paper's recipe, with one ingredient overridden, is recorded in the run's config
     assert main([*argv, "--recipe", "paper", "--warmup-steps", "5", "--no-cache"]) == 0
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["recipe"] == "paper" and cfg["warmup_steps"] == 5 and cfg["lambda_gan"] == 1.0
+
+
+def test_the_symmetric_term_trains_both_networks_through_the_mean_field():
+    from ltnet.deformation import inverse_field
+
+    cfg = TrainConfig(variant="trans", symmetric_sim=0.5)  # a variant without label terms
+    model, _ = build_models(cfg)
+    x, y = textured((1, 1, 24, 24, 24), 0), textured((1, 1, 24, 24, 24), 1)
+    # zero fields: the mean field is zero and the atlas comes through unchanged
+    for g in (model.g_f, model.g_b):
+        torch.nn.init.zeros_(g.flow.weight), torch.nn.init.zeros_(g.flow.bias)
+    out0 = model(x, y, backward_sim=True, symmetric=True)
+    assert out0.dp_sym is not None and float(out0.dp_sym.abs().max()) == 0.0
+    assert torch.allclose(out0.y_sym, x, atol=1e-6)
+    for g in (model.g_f, model.g_b):
+        torch.nn.init.normal_(g.flow.weight, std=0.05)
+    out = model(x, y, backward_sim=True, symmetric=True)
+    # a known answer: the mean of G_F's field and the inverse of G_B's, as segment computes it
+    expected = 0.5 * (out.dp_f + inverse_field(out.dp_r, model.warp, 20))
+    assert torch.allclose(out.dp_sym, expected, atol=1e-3)
+    t = generator_objective(model, out, x, y, None, None, cfg)
+    assert float(t.weighted["sim_sym"].detach()) == pytest.approx(0.5 * float(t.sim_sym.detach()))
+    grads = torch.autograd.grad(t.weighted["sim_sym"], [model.g_f.flow.weight, model.g_b.flow.weight])
+    assert all(float(g.norm()) > 0 for g in grads)  # both networks learn from it
+    # without the flag the term is not computed
+    assert generator_objective(model, model(x, y, backward_sim=True), x, y, None, None, cfg).sim_sym is None
+
+
+def test_the_symmetric_term_needs_g_bs_own_similarity():
+    with pytest.raises(LtnetError, match="symmetric_sim needs backward_sim"):
+        TrainConfig(symmetric_sim=1.0, backward_sim=False)
+    with pytest.raises(LtnetError, match="symmetric_sim must be 0 or more"):
+        TrainConfig(symmetric_sim=-1.0)
+    assert TrainConfig.for_recipe("paper").symmetric_sim == 0.0

@@ -23,14 +23,7 @@ RECIPE_FLAGS = (
 )
 MISSING = {
     "gan": "L_GAN",
-    "backward": "a backward network",
-    "scheduled": "L_GAN or cycle term: nothing to schedule",
-}
-
-
-MISSING = {
-    "gan": "L_GAN",
-    "backward": "a backward network",
+    "backward": "backward network",
     "scheduled": "L_GAN or cycle term: nothing to schedule",
 }
 
