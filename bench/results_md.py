@@ -748,6 +748,40 @@ def versus_voxelmorph(rows: dict, seeds) -> list[str]:
             f"{_f(_mean(rows, fwd) if fwd else None)} | {' | '.join(cells_fwd)} | "
             f"{_f(_end_dpf(rows[full]), 2)} | {_f(_end_dpf(rows[vxm]), 2)} | {'yes' if met else 'no'} |"
         )
+    return lines + _candidates(rows, seeds)
+
+
+# recipes tried against the default on the cpu profile: row prefix, what it adds
+CANDIDATES = {"sym-": "`--symmetric-sim 1`: both networks also trained through the mean field segment uses"}
+
+
+def _candidates(rows: dict, seeds) -> list[str]:
+    """Rows of candidate recipes (``<prefix>ladder-full-s<seed>``), paired per subject against the
+    default recipe's full row and the VoxelMorph row of the same seed."""
+    found = [
+        (p, s)
+        for p in CANDIDATES
+        for s in seeds
+        if all(n in rows for n in (f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"))
+    ]
+    if not found:
+        return []
+    lines = [
+        "",
+        "Candidate recipes, the default's ingredients plus one (both directions at inference):",
+        "",
+        "| row | adds | Dice | Δ vs ladder-full | improved | Δ vs VoxelMorph | improved "
+        "| \\|dpF\\| | s / step |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for p, s in found:
+        row, full, vxm = f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"
+        lines.append(
+            f"| {row} | {CANDIDATES[p]} | {_f(_mean(rows, row))} | "
+            f"{' | '.join(_delta_cells(_paired(rows[full], rows[row])))} | "
+            f"{' | '.join(_delta_cells(_paired(rows[vxm], rows[row])))} | {_f(_end_dpf(rows[row]), 2)} | "
+            f"{_f(rows[row].get('seconds_per_step'), 2)} |"
+        )
     return lines
 
 

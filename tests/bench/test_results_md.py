@@ -103,3 +103,8 @@ def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
     s1 = next(ln for ln in lines if ln.startswith("| 1 |"))
     assert "+0.030" in s0 and "3/3" in s0 and s0.endswith("| 0.60 | yes |"), s0
     assert "+0.013" in s1 and "2/3" in s1 and s1.endswith("| no |"), s1
+    assert not any(ln.startswith("| sym-") for ln in lines)
+    # a candidate recipe: paired against the default's full row and against VoxelMorph
+    rows["sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
+    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
+    assert "| 0.770 | +0.007 (0.005) | 2/3 | +0.020 (0.022) | 2/3 |" in cand, cand
