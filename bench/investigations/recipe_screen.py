@@ -97,6 +97,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "screen")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        help="start from this run's weights (ltnet train --init): paired warm-start screens",
+    )
     args = ap.parse_args()
 
     atlas, images, truths = load(REPO / "bench" / "out" / "accuracy" / "cache")
@@ -115,7 +120,7 @@ def main() -> int:
     for f in ("checkpoint.pt", "log.jsonl"):
         (run / f).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    ckpt = train(cfg, data, run, progress=False)
+    ckpt = train(cfg, data, run, progress=False, init=args.init)
     secs = time.perf_counter() - t0
     model = load_trained(ckpt.parent).model
     result = score(model, atlas, images, truths)
@@ -125,6 +130,7 @@ def main() -> int:
     rec = {
         "tag": args.tag,
         "config": cfg.to_dict(),
+        "init": str(args.init) if args.init else None,
         "dice": result,
         "train_seconds": secs,
         "last_20_steps_median": last,
