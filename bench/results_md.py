@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.candidates import CANDIDATES
+
 LADDER = ("voxelmorph", "gan", "cycle", "trans", "anat", "trans-anat", "full")
 LADDER_NAMES = {
     "voxelmorph": "VoxelMorph (L_sim + L_smooth)",
@@ -170,6 +172,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     lines += recipe_section()
     lines += ingredient_section()
     lines += symmetric_section()
+    lines += warm_start_section()
     lines += versus_syn_1mm(rows, prep)
     lines += syn_iterations_section(rows) if "syn-1mm" in rows else []
     lines += refine_section()
@@ -295,7 +298,7 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     from ltnet.config import TrainConfig, acting_fields, get_variant
 
     recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
-    recs = [r for r in recs if r["config"]["steps"] >= 100]
+    recs = [r for r in recs if r["config"]["steps"] >= 100 and not r.get("init")]
     if not recs:
         return []
     paper = TrainConfig.for_recipe("paper").to_dict()
@@ -437,6 +440,40 @@ def symmetric_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         lines.append(
             f"| {Path(r['run']).name} | {_f(r['forward']['mean'])} | {_f(r['backward_inverted']['mean'])} "
             f"| {_f(r['symmetric']['mean'])} | {d} | {i} |"
+        )
+    return lines
+
+
+def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
+    """Paired warm-start screens (``recipe_screen --init RUN``): a trained model given N more steps
+    of a recipe, scored with both directions (``symmetric_inference``) against the model it started
+    from, paired per subject. Arms from one start differ in one setting, not in initialisation."""
+    recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
+    sym = {f.stem: json.loads(f.read_text()) for f in sorted((screen_dir / "symmetric").glob("*.json"))}
+    recs = [r for r in recs if r.get("init") and r["tag"] in sym and Path(r["init"]).name in sym]
+    if not recs:
+        return []
+    lines = [
+        "",
+        "### Warm-start screens",
+        "",
+        "`python -m bench.investigations.recipe_screen --init RUN --steps N --set ...`, then "
+        "`symmetric_inference` on the result: N more steps of a recipe (fresh optimiser) from a "
+        "benchmark row's model, so that the arms share their start and differ in one setting; "
+        "working-grid Dice of the mean of both directions, Δ paired per subject against the start.",
+        "",
+        "| screen | from | steps | cycle × | L_sim of the mean field × | G_F alone | G_B inverted "
+        "| mean of both | Δ vs the start | improved |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in recs:
+        c, after, start = r["config"], sym[r["tag"]], sym[Path(r["init"]).name]
+        a, b = start["symmetric"]["subjects"], after["symmetric"]["subjects"]
+        d, i = _delta_cells([b[k] - a[k] for k in b if k in a])
+        lines.append(
+            f"| {r['tag']} | {Path(r['init']).name} ({_f(start['symmetric']['mean'])}) | {c['steps']} "
+            f"| {c['cycle_scale']} | {c.get('symmetric_sim', 0.0)} | {_f(after['forward']['mean'])} "
+            f"| {_f(after['backward_inverted']['mean'])} | {_f(after['symmetric']['mean'])} | {d} | {i} |"
         )
     return lines
 
@@ -752,9 +789,6 @@ def versus_voxelmorph(rows: dict, seeds) -> list[str]:
 
 
 # recipes tried against the default on the cpu profile: row prefix, what it adds
-CANDIDATES = {"sym-": "`--symmetric-sim 1`: both networks also trained through the mean field segment uses"}
-
-
 def _candidates(rows: dict, seeds) -> list[str]:
     """Rows of candidate recipes (``<prefix>ladder-full-s<seed>``), paired per subject against the
     default recipe's full row and the VoxelMorph row of the same seed."""
@@ -777,7 +811,7 @@ def _candidates(rows: dict, seeds) -> list[str]:
     for p, s in found:
         row, full, vxm = f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"
         lines.append(
-            f"| {row} | {CANDIDATES[p]} | {_f(_mean(rows, row))} | "
+            f"| {row} | {CANDIDATES[p].says} | {_f(_mean(rows, row))} | "
             f"{' | '.join(_delta_cells(_paired(rows[full], rows[row])))} | "
             f"{' | '.join(_delta_cells(_paired(rows[vxm], rows[row])))} | {_f(_end_dpf(rows[row]), 2)} | "
             f"{_f(rows[row].get('seconds_per_step'), 2)} |"

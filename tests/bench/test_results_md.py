@@ -108,3 +108,31 @@ def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
     rows["sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
     cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
     assert "| 0.770 | +0.007 (0.005) | 2/3 | +0.020 (0.022) | 2/3 |" in cand, cand
+
+
+def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_path):
+    from bench.results_md import warm_start_section
+
+    def split(values):
+        sub = dict(zip(["s1", "s2", "s3"], values, strict=True))
+        return {"subjects": sub, "mean": sum(values) / 3}
+
+    (tmp_path / "symmetric").mkdir()
+    start = {
+        "forward": split([0.7] * 3),
+        "backward_inverted": split([0.7] * 3),
+        "symmetric": split([0.70, 0.71, 0.72]),
+    }
+    after = {**start, "symmetric": split([0.72, 0.72, 0.71])}  # +0.02, +0.01, -0.01
+    (tmp_path / "symmetric" / "start-run.json").write_text(json.dumps(start))
+    (tmp_path / "symmetric" / "w.json").write_text(json.dumps(after))
+    rec = {
+        "tag": "w",
+        "init": "/runs/start-run",
+        "config": {"steps": 200, "cycle_scale": 0.0, "symmetric_sim": 1.0},
+    }
+    (tmp_path / "w.json").write_text(json.dumps(rec))
+    assert warm_start_section(tmp_path / "none") == []
+    line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| w |"))
+    assert line.startswith("| w | start-run (0.710) | 200 | 0.0 | 1.0 |"), line
+    assert line.endswith("| 0.717 | +0.007 (0.012) | 2/3 |"), line
