@@ -446,35 +446,53 @@ def symmetric_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
 
 def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     """Paired warm-start screens (``recipe_screen --init RUN``): a trained model given N more steps
-    of a recipe, scored with both directions (``symmetric_inference``) against the model it started
-    from, paired per subject. Arms from one start differ in one setting, not in initialisation."""
+    of a recipe, scored against the model it started from (``symmetric_inference`` of the start),
+    paired per subject: G_F alone always (the screen's own score), the mean of both directions where
+    ``symmetric_inference`` was run on the screen too. Arms from one start differ in one setting."""
     recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
     sym = {f.stem: json.loads(f.read_text()) for f in sorted((screen_dir / "symmetric").glob("*.json"))}
-    recs = [r for r in recs if r.get("init") and r["tag"] in sym and Path(r["init"]).name in sym]
+    recs = [r for r in recs if r.get("init") and Path(r["init"]).name in sym]
     if not recs:
         return []
     lines = [
         "",
         "### Warm-start screens",
         "",
-        "`python -m bench.investigations.recipe_screen --init RUN --steps N --set ...`, then "
-        "`symmetric_inference` on the result: N more steps of a recipe (fresh optimiser) from a "
-        "benchmark row's model, so that the arms share their start and differ in one setting; "
-        "working-grid Dice of the mean of both directions, Δ paired per subject against the start.",
+        "`python -m bench.investigations.recipe_screen --init RUN --steps N --set ...`: N more steps "
+        "of a recipe (fresh optimiser, no warm-up or ramp) from a benchmark row's model, so that the "
+        "arms share their start and differ in one setting; working-grid Dice, Δ paired per subject "
+        "against the start (G_F alone against the start's G_F; the mean of both directions against "
+        "the start's, where `symmetric_inference` was run on the screen's model).",
         "",
-        "| screen | from | steps | cycle × | L_sim of the mean field × | G_F alone | G_B inverted "
-        "| mean of both | Δ vs the start | improved |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| screen | from (G_F, mean of both) | steps | cycle × | L_sim of the mean field × | G_F alone "
+        "| Δ vs the start | improved | mean of both | Δ vs the start | improved | \\|dpF\\| |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+
+    def paired(after: dict, before: dict) -> list[str]:
+        return [
+            _f(after["mean"]),
+            *_delta_cells([v - before["subjects"][k] for k, v in after["subjects"].items()]),
+        ]
+
     for r in recs:
-        c, after, start = r["config"], sym[r["tag"]], sym[Path(r["init"]).name]
-        a, b = start["symmetric"]["subjects"], after["symmetric"]["subjects"]
-        d, i = _delta_cells([b[k] - a[k] for k in b if k in a])
+        c, start = r["config"], sym[Path(r["init"]).name]
+        after = sym.get(r["tag"])
+        both = paired(after["symmetric"], start["symmetric"]) if after else ["-", "-", "-"]
         lines.append(
-            f"| {r['tag']} | {Path(r['init']).name} ({_f(start['symmetric']['mean'])}) | {c['steps']} "
-            f"| {c['cycle_scale']} | {c.get('symmetric_sim', 0.0)} | {_f(after['forward']['mean'])} "
-            f"| {_f(after['backward_inverted']['mean'])} | {_f(after['symmetric']['mean'])} | {d} | {i} |"
+            f"| {r['tag']} | {Path(r['init']).name} ({_f(start['forward']['mean'])}, "
+            f"{_f(start['symmetric']['mean'])}) | {c['steps']} | {c['cycle_scale']} "
+            f"| {c.get('symmetric_sim', 0.0)} | {' | '.join(paired(r['dice'], start['forward']))} "
+            f"| {' | '.join(both)} | {_f(r['dice'].get('dpF_mean_abs'), 2)} |"
         )
+    # arms that share a start and a length, against each other: the comparison the design is for
+    key = lambda r: (r["init"], r["config"]["steps"])  # noqa: E731
+    pairs = [(a, b) for i, a in enumerate(recs) for b in recs[i + 1 :] if key(a) == key(b)]
+    if pairs:
+        lines += ["", "Arms from one start against each other (G_F alone, paired per subject):", ""]
+    for a, b in pairs:
+        d, i = _delta_cells([v - b["dice"]["subjects"][k] for k, v in a["dice"]["subjects"].items()])
+        lines.append(f"- {a['tag']} − {b['tag']}: {d}, {i} subjects better")
     return lines
 
 

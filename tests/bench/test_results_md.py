@@ -119,20 +119,28 @@ def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_pat
 
     (tmp_path / "symmetric").mkdir()
     start = {
-        "forward": split([0.7] * 3),
+        "forward": split([0.70, 0.70, 0.70]),
         "backward_inverted": split([0.7] * 3),
         "symmetric": split([0.70, 0.71, 0.72]),
     }
-    after = {**start, "symmetric": split([0.72, 0.72, 0.71])}  # +0.02, +0.01, -0.01
     (tmp_path / "symmetric" / "start-run.json").write_text(json.dumps(start))
-    (tmp_path / "symmetric" / "w.json").write_text(json.dumps(after))
     rec = {
         "tag": "w",
         "init": "/runs/start-run",
         "config": {"steps": 200, "cycle_scale": 0.0, "symmetric_sim": 1.0},
+        "dice": {**split([0.71, 0.69, 0.73]), "dpF_mean_abs": 0.5},  # G_F: +0.01, -0.01, +0.03
     }
     (tmp_path / "w.json").write_text(json.dumps(rec))
     assert warm_start_section(tmp_path / "none") == []
     line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| w |"))
-    assert line.startswith("| w | start-run (0.710) | 200 | 0.0 | 1.0 |"), line
-    assert line.endswith("| 0.717 | +0.007 (0.012) | 2/3 |"), line
+    assert line.startswith("| w | start-run (0.700, 0.710) | 200 | 0.0 | 1.0 |"), line
+    assert line.endswith("| 0.710 | +0.010 (0.016) | 2/3 | - | - | - | 0.50 |"), line
+    # with both directions measured on the screen's model, the mean is paired against the start's
+    after = {**start, "symmetric": split([0.72, 0.72, 0.71])}  # +0.02, +0.01, -0.01
+    (tmp_path / "symmetric" / "w.json").write_text(json.dumps(after))
+    line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| w |"))
+    assert "| 0.717 | +0.007 (0.012) | 2/3 | 0.50 |" in line, line
+    # a second arm from the same start is set against the first
+    rec2 = {**rec, "tag": "x", "dice": {**split([0.70, 0.70, 0.70]), "dpF_mean_abs": 0.4}}
+    (tmp_path / "x.json").write_text(json.dumps(rec2))
+    assert "- w − x: +0.010 (0.016), 2/3 subjects better" in warm_start_section(tmp_path)
