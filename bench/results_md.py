@@ -446,12 +446,16 @@ def symmetric_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
 
 def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     """Paired warm-start screens (``recipe_screen --init RUN``): a trained model given N more steps
-    of a recipe, scored against the model it started from (``symmetric_inference`` of the start),
-    paired per subject: G_F alone always (the screen's own score), the mean of both directions where
-    ``symmetric_inference`` was run on the screen too. Arms from one start differ in one setting."""
-    recs = [json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))]
+    of a recipe, scored against the model it started from, paired per subject: G_F alone always
+    (the screen's own score against the start's ``symmetric_inference`` or screen record), the mean
+    of both directions where ``symmetric_inference`` was run on both. Arms from one start differ in
+    one setting, not in initialisation."""
+    screens = {f.stem: json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))}
     sym = {f.stem: json.loads(f.read_text()) for f in sorted((screen_dir / "symmetric").glob("*.json"))}
-    recs = [r for r in recs if r.get("init") and Path(r["init"]).name in sym]
+    # a start's G_F (and, where measured, the mean of both directions), by run folder name
+    starts = {n: {"forward": r["dice"]} for n, r in screens.items() if not r.get("init")}
+    starts |= {n: {"forward": r["forward"], "symmetric": r["symmetric"]} for n, r in sym.items()}
+    recs = [r for r in screens.values() if r.get("init") and Path(r["init"]).name in starts]
     if not recs:
         return []
     lines = [
@@ -459,14 +463,14 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         "### Warm-start screens",
         "",
         "`python -m bench.investigations.recipe_screen --init RUN --steps N --set ...`: N more steps "
-        "of a recipe (fresh optimiser, no warm-up or ramp) from a benchmark row's model, so that the "
+        "of a recipe (fresh optimiser, no warm-up or ramp) from a trained model, so that the "
         "arms share their start and differ in one setting; working-grid Dice, Δ paired per subject "
         "against the start (G_F alone against the start's G_F; the mean of both directions against "
-        "the start's, where `symmetric_inference` was run on the screen's model).",
+        "the start's, where `symmetric_inference` was run on both models).",
         "",
-        "| screen | from (G_F, mean of both) | steps | cycle × | L_sim of the mean field × | G_F alone "
-        "| Δ vs the start | improved | mean of both | Δ vs the start | improved | \\|dpF\\| |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| screen | variant | from (G_F; mean of both) | steps | cycle × | L_sim of the mean field × "
+        "| G_F alone | Δ vs the start | improved | mean of both | Δ vs the start | improved | \\|dpF\\| |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def paired(after: dict, before: dict) -> list[str]:
@@ -476,14 +480,15 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         ]
 
     for r in recs:
-        c, start = r["config"], sym[Path(r["init"]).name]
-        after = sym.get(r["tag"])
-        both = paired(after["symmetric"], start["symmetric"]) if after else ["-", "-", "-"]
+        c, name = r["config"], Path(r["init"]).name
+        start, after = starts[name], sym.get(r["tag"])
+        both = start.get("symmetric")
+        cells = paired(after["symmetric"], both) if after and both else ["-", "-", "-"]
+        began = _f(start["forward"]["mean"]) + (f"; {_f(both['mean'])}" if both else "")
         lines.append(
-            f"| {r['tag']} | {Path(r['init']).name} ({_f(start['forward']['mean'])}, "
-            f"{_f(start['symmetric']['mean'])}) | {c['steps']} | {c['cycle_scale']} "
+            f"| {r['tag']} | {c['variant']} | {name} ({began}) | {c['steps']} | {c['cycle_scale']} "
             f"| {c.get('symmetric_sim', 0.0)} | {' | '.join(paired(r['dice'], start['forward']))} "
-            f"| {' | '.join(both)} | {_f(r['dice'].get('dpF_mean_abs'), 2)} |"
+            f"| {' | '.join(cells)} | {_f(r['dice'].get('dpF_mean_abs'), 2)} |"
         )
     # arms that share a start and a length, against each other: the comparison the design is for
     key = lambda r: (r["init"], r["config"]["steps"])  # noqa: E731
