@@ -825,19 +825,24 @@ def _candidates(rows: dict, seeds) -> list[str]:
         return []
     lines = [
         "",
-        "Candidate recipes, the default's ingredients plus one (both directions at inference):",
+        "Candidate recipes, the default's ingredients plus one (both directions at inference; G_F "
+        "alone: the row `forward-<row>`, where measured, against VoxelMorph):",
         "",
         "| row | adds | Dice | Δ vs ladder-full | improved | Δ vs VoxelMorph | improved "
-        "| \\|dpF\\| | s / step |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| G_F alone | Δ vs VoxelMorph | improved | \\|dpF\\| | s / step |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p, s in found:
         row, full, vxm = f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"
+        fwd = rows.get(f"forward-{row}")
+        alone = (
+            [_f(_mean(rows, f"forward-{row}")), *_delta_cells(_paired(rows[vxm], fwd))] if fwd else ["-"] * 3
+        )
         lines.append(
             f"| {row} | {CANDIDATES[p].says} | {_f(_mean(rows, row))} | "
             f"{' | '.join(_delta_cells(_paired(rows[full], rows[row])))} | "
-            f"{' | '.join(_delta_cells(_paired(rows[vxm], rows[row])))} | {_f(_end_dpf(rows[row]), 2)} | "
-            f"{_f(rows[row].get('seconds_per_step'), 2)} |"
+            f"{' | '.join(_delta_cells(_paired(rows[vxm], rows[row])))} | {' | '.join(alone)} | "
+            f"{_f(_end_dpf(rows[row]), 2)} | {_f(rows[row].get('seconds_per_step'), 2)} |"
         )
     return lines
 

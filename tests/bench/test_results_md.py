@@ -107,7 +107,11 @@ def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
     # a candidate recipe: paired against the default's full row and against VoxelMorph
     rows["sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
     cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
-    assert "| 0.770 | +0.007 (0.005) | 2/3 | +0.020 (0.022) | 2/3 |" in cand, cand
+    assert "| 0.770 | +0.007 (0.005) | 2/3 | +0.020 (0.022) | 2/3 | - | - | - |" in cand, cand
+    # and its G_F alone (forward-<row>), where measured, against VoxelMorph
+    rows["forward-sym-ladder-full-s1"] = _row(0.74, dict(zip(names, (0.73, 0.74, 0.75), strict=True)))
+    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
+    assert "| 2/3 | 0.740 | -0.010 (0.000) | 0/3 |" in cand, cand  # -0.01 on each
 
 
 def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_path):
