@@ -405,9 +405,11 @@ def ingredient_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         lines += [
             "",
             f"Control, `ltnet-nogan-cyc0-300`: the default recipe with the cycle family × 0, so that G_F's "
-            f"objective is VoxelMorph's (G_B trains on its own L_sim beside it): G_F scored {_f(c['mean'])}, "
-            f"{d} against the VoxelMorph screen ({i} subjects better). The two differ only in G_F's "
-            "initialisation (the full model draws G_B's weights too), which puts one screen's "
+            "objective is VoxelMorph's but for L_smooth on G_B's cycle-path field, which still reaches G_F "
+            "(its gradient on dpF is 2.5% of L_sim's: `bench.investigations.cycle_path_smooth`); G_B "
+            f"trains on its own L_sim beside it. G_F scored {_f(c['mean'])}, "
+            f"{d} against the VoxelMorph screen ({i} subjects better). The two differ in that small term "
+            "and in G_F's initialisation (the full model draws G_B's weights too), which puts one screen's "
             "seed-to-seed noise at about 0.02: the size of most gaps in this table. One seed does "
             "not rank these recipes; the cpu-profile rows above decide.",
         ]
@@ -450,6 +452,8 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     (the screen's own score against the start's ``symmetric_inference`` or screen record), the mean
     of both directions where ``symmetric_inference`` was run on both. Arms from one start differ in
     one setting, not in initialisation."""
+    from ltnet.config import get_variant
+
     screens = {f.stem: json.loads(f.read_text()) for f in sorted(screen_dir.glob("*.json"))}
     sym = {f.stem: json.loads(f.read_text()) for f in sorted((screen_dir / "symmetric").glob("*.json"))}
     # a start's G_F (and, where measured, the mean of both directions), by run folder name
@@ -468,9 +472,9 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         "against the start (G_F alone against the start's G_F; the mean of both directions against "
         "the start's, where `symmetric_inference` was run on both models).",
         "",
-        "| screen | variant | from (G_F; mean of both) | steps | cycle × | L_sim of the mean field × "
+        "| screen | variant | from (G_F; mean of both) | steps | lr | cycle × | L_sim of the mean field × "
         "| G_F alone | Δ vs the start | improved | mean of both | Δ vs the start | improved | \\|dpF\\| |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def paired(after: dict, before: dict) -> list[str]:
@@ -485,9 +489,11 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         both = start.get("symmetric")
         cells = paired(after["symmetric"], both) if after and both else ["-", "-", "-"]
         began = _f(start["forward"]["mean"]) + (f"; {_f(both['mean'])}" if both else "")
+        backward = get_variant(c["variant"]).backward  # without G_B, no cycle term acts
+        cyc, sym_w = (c["cycle_scale"], c.get("symmetric_sim", 0.0)) if backward else ("-", "-")
         lines.append(
-            f"| {r['tag']} | {c['variant']} | {name} ({began}) | {c['steps']} | {c['cycle_scale']} "
-            f"| {c.get('symmetric_sim', 0.0)} | {' | '.join(paired(r['dice'], start['forward']))} "
+            f"| {r['tag']} | {c['variant']} | {name} ({began}) | {c['steps']} | {c['lr']:g} | {cyc} "
+            f"| {sym_w} | {' | '.join(paired(r['dice'], start['forward']))} "
             f"| {' | '.join(cells)} | {_f(r['dice'].get('dpF_mean_abs'), 2)} |"
         )
     # arms that share a start and a length, against each other: the comparison the design is for

@@ -131,13 +131,13 @@ def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_pat
     rec = {
         "tag": "w",
         "init": "/runs/start-run",
-        "config": {"variant": "full", "steps": 200, "cycle_scale": 0.0, "symmetric_sim": 1.0},
+        "config": {"variant": "full", "steps": 200, "lr": 2e-4, "cycle_scale": 0.0, "symmetric_sim": 1.0},
         "dice": {**split([0.71, 0.69, 0.73]), "dpF_mean_abs": 0.5},  # G_F: +0.01, -0.01, +0.03
     }
     (tmp_path / "w.json").write_text(json.dumps(rec))
     assert warm_start_section(tmp_path / "none") == []
     line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| w |"))
-    assert line.startswith("| w | full | start-run (0.700; 0.710) | 200 | 0.0 | 1.0 |"), line
+    assert line.startswith("| w | full | start-run (0.700; 0.710) | 200 | 0.0002 | 0.0 | 1.0 |"), line
     assert line.endswith("| 0.710 | +0.010 (0.016) | 2/3 | - | - | - | 0.50 |"), line
     # with both directions measured on the screen's model, the mean is paired against the start's
     after = {**start, "symmetric": split([0.72, 0.72, 0.71])}  # +0.02, +0.01, -0.01
@@ -154,5 +154,5 @@ def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_pat
     warm = {**rec, "tag": "wv", "init": "/screens/v", "config": {**rec["config"], "variant": "voxelmorph"}}
     (tmp_path / "wv.json").write_text(json.dumps(warm))
     line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| wv |"))
-    assert line.startswith("| wv | voxelmorph | v (0.700) | 200 |"), line
+    assert line.startswith("| wv | voxelmorph | v (0.700) | 200 | 0.0002 | - | - |"), line
     assert "| 0.710 | +0.010 (0.014) | 2/3 | - | - | - |" in line, line  # +0.02, -0.01, +0.02
