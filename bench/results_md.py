@@ -69,6 +69,11 @@ def _paired(a: dict, b: dict) -> list[float]:
     return [mb[k] - ma[k] for k in mb if k in ma]
 
 
+def _score_diffs(after: dict, before: dict) -> list[float]:
+    """Per-subject differences of two screen scores (``{"subjects": {name: Dice}, ...}``)."""
+    return [v - before["subjects"][k] for k, v in after["subjects"].items()]
+
+
 def _delta_cells(diffs: list[float]) -> tuple[str, str]:
     """Table cells for paired differences: 'mean (std)' and 'improved/pairs'."""
     d = np.array(diffs)
@@ -478,10 +483,7 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     ]
 
     def paired(after: dict, before: dict) -> list[str]:
-        return [
-            _f(after["mean"]),
-            *_delta_cells([v - before["subjects"][k] for k, v in after["subjects"].items()]),
-        ]
+        return [_f(after["mean"]), *_delta_cells(_score_diffs(after, before))]
 
     for r in recs:
         c, name = r["config"], Path(r["init"]).name
@@ -502,7 +504,7 @@ def warm_start_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     if pairs:
         lines += ["", "Arms from one start against each other (G_F alone, paired per subject):", ""]
     for a, b in pairs:
-        d, i = _delta_cells([v - b["dice"]["subjects"][k] for k, v in a["dice"]["subjects"].items()])
+        d, i = _delta_cells(_score_diffs(a["dice"], b["dice"]))
         lines.append(f"- {a['tag']} − {b['tag']}: {d}, {i} subjects better")
     return lines
 
@@ -817,7 +819,6 @@ def versus_voxelmorph(rows: dict, seeds) -> list[str]:
     return lines + _candidates(rows, seeds)
 
 
-# recipes tried against the default on the cpu profile: row prefix, what it adds
 def _candidates(rows: dict, seeds) -> list[str]:
     """Rows of candidate recipes (``<prefix>ladder-full-s<seed>``), paired per subject against the
     default recipe's full row and the VoxelMorph row of the same seed."""

@@ -36,15 +36,15 @@ def main() -> int:
     rows = []
     for name, img in zip(NAMES, images, strict=True):
         y = torch.from_numpy(img)[None, None].float()
-        dp_f = model.g_f(x, y)
-        y_bar = model.warp(x, dp_f)
-        dp_b = model.g_b(y_bar, x)
+        out = model(x, y)  # the training cycle: dp_f, y_bar = x o dp_f, dp_b = G_B(y_bar, x)
         terms = {
-            "sim": losses.lncc_loss(y, y_bar, cfg.lncc_kernel),
-            "smooth_f": cfg.lambda_reg * losses.gradient_loss(dp_f),
-            "smooth_b": cfg.lambda_reg * losses.gradient_loss(dp_b),
+            "sim": losses.lncc_loss(y, out.y_bar, cfg.lncc_kernel),
+            "smooth_f": cfg.lambda_reg * losses.gradient_loss(out.dp_f),
+            "smooth_b": cfg.lambda_reg * losses.gradient_loss(out.dp_b),
         }
-        grads = {k: torch.autograd.grad(v, dp_f, retain_graph=True)[0].flatten() for k, v in terms.items()}
+        grads = {
+            k: torch.autograd.grad(v, out.dp_f, retain_graph=True)[0].flatten() for k, v in terms.items()
+        }
         cos = float(torch.nn.functional.cosine_similarity(grads["sim"], grads["smooth_b"], dim=0))
         row = {k: float(g.norm()) for k, g in grads.items()} | {"cos_sim_smooth_b": cos}
         rows.append(row)
