@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.baselines import AntsBaselines
-from bench.candidates import CANDIDATES
+from bench.candidates import CANDIDATES, candidate_rows, parse_candidate
 from bench.multiatlas import MultiAtlasRows
 from bench.store import RowStore
 
@@ -343,12 +343,12 @@ class Bench(RowStore, AntsBaselines, MultiAtlasRows):
             f"ladder-{variant}-s{seed}", variant, seed, pool, self.test_names(), self.p.steps
         )
 
-    def row_candidate(self, prefix: str, seed: int) -> dict:
-        """``<prefix>ladder-full-s{seed}``: ladder-full-s{seed} trained with one candidate's flags
-        added (``bench.candidates``), on the same pool, steps and seed."""
+    def row_candidate(self, prefix: str, variant: str, seed: int) -> dict:
+        """``<prefix>ladder-<variant>-s{seed}``: ladder-<variant>-s{seed} trained with one
+        candidate's flags added (``bench.candidates``), on the same pool, steps and seed."""
         flags = CANDIDATES[prefix].flags
-        pool, tag = self.test_names(), f"{prefix}ladder-full-s{seed}"
-        r = self.train_and_segment(tag, "full", seed, pool, pool, self.p.steps, extra=flags)
+        pool, tag = self.test_names(), f"{prefix}ladder-{variant}-s{seed}"
+        r = self.train_and_segment(tag, variant, seed, pool, pool, self.p.steps, extra=flags)
         return {**r, "candidate_flags": list(flags)}
 
     def inference(self, variant: str, network: bool = True) -> list[str]:
@@ -576,7 +576,7 @@ def row_names(bench: Bench) -> list[str]:
     names += [f"syn-fused-{k}" for k in (2, 3, 4, 5)]  # issue 32: JLF's registrations, ltnet's fusion
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
-    learned += [f"{p}ladder-full-s{s}" for p in CANDIDATES for s in bench.p.seeds]  # issue 30's candidates
+    learned += candidate_rows(bench.p.seeds)  # issue 30's candidates
     learned += [f"forward-{p}ladder-full-s{s}" for p in CANDIDATES for s in bench.p.seeds]
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
@@ -626,8 +626,8 @@ def run_row(bench: Bench, row: str) -> dict:
         return bench.row_mas(int(row.rsplit("-", 1)[1]))
     if row == "curve":
         return bench.row_curve()
-    if (prefix := row.split("ladder-full-s")[0]) in CANDIDATES:
-        return bench.row_candidate(prefix, int(row.rsplit("-s", 1)[1]))
+    if (candidate := parse_candidate(row)) is not None:
+        return bench.row_candidate(*candidate)
     if row.startswith("ladder-"):
         variant, seed = row[len("ladder-") :].rsplit("-s", 1)
         return bench.row_ladder(variant, int(seed))

@@ -41,6 +41,37 @@ def test_the_schedule_warms_up_then_ramps():
     assert w.gan == pytest.approx(0.05) and w.cyc == pytest.approx(0.1)
 
 
+def test_the_learning_rate_drops_to_a_quarter_over_the_last_anneal_steps():
+    cfg = TrainConfig(steps=10, lr=1e-3, anneal_steps=3)
+    assert [cfg.lr_at(s) for s in (0, 6, 7, 9)] == [1e-3, 1e-3, 2.5e-4, 2.5e-4]
+    assert TrainConfig(steps=10, lr=1e-3).lr_at(9) == 1e-3  # 0: constant, as the paper
+    assert TrainConfig.for_recipe("paper").anneal_steps == 0
+    assert TrainConfig(steps=5, anneal_steps=5).lr_at(0) == pytest.approx(5e-5)  # all of a fine-tune
+    with pytest.raises(LtnetError, match=r"anneal_steps \(6\) must be at most steps \(5\)"):
+        TrainConfig(steps=5, anneal_steps=6)
+
+
+def test_training_steps_at_the_annealed_rate(data, tmp_path):
+    """The optimiser's rate follows the schedule and moves the weights: from the same first step,
+    the annealed second step moves every weight a quarter as far as the constant-rate one (Adam's
+    update is lr times a function of the gradients, which are the same)."""
+    runs = {}
+    for name, steps, anneal in (("first", 1, 0), ("constant", 2, 0), ("annealed", 2, 1)):
+        cfg = TrainConfig(variant="voxelmorph", steps=steps, anneal_steps=anneal)
+        train(cfg, data, tmp_path / name, progress=False)
+        runs[name] = torch.load(tmp_path / name / "checkpoint.pt", weights_only=True)
+    assert [g["lr"] for g in runs["annealed"]["opt_g"]["param_groups"]] == [5e-5]
+    assert [g["lr"] for g in runs["constant"]["opt_g"]["param_groups"]] == [2e-4]
+    flow = "g_f.flow.weight"
+    assert (runs["constant"]["model"][flow] - runs["first"]["model"][flow]).abs().max() > 1e-5
+    for key, w1 in runs["first"]["model"].items():
+        if w1.is_floating_point():
+            full = runs["constant"]["model"][key] - w1
+            quarter = runs["annealed"]["model"][key] - w1
+            # atol: float32 rounding of weights near 0.1; a whole step is about 2e-4
+            torch.testing.assert_close(quarter, full / 4, rtol=1e-3, atol=2e-8)
+
+
 def test_a_config_saved_before_recipes_loads_as_the_paper_recipe():
     old = TrainConfig.for_recipe("paper").to_dict()
     for k in (*PAPER_RECIPE, "recipe", "diag_every"):
@@ -197,6 +228,8 @@ def test_cli_refuses_a_recipe_flag_the_variant_would_ignore(toy_data, tmp_path, 
     assert "nothing to schedule" in capsys.readouterr().err
     assert main([*argv, "--variant", "voxelmorph", "--symmetric-sim", "1"]) == 2
     assert "--symmetric-sim: variant 'voxelmorph' has no backward network" in capsys.readouterr().err
+    assert main([*argv, "--anneal-steps", "2"]) == 2  # more than --steps
+    assert "anneal_steps (2) must be at most steps (1)" in capsys.readouterr().err
     assert main([*argv, "--no-backward-sim", "--symmetric-sim", "1"]) == 2
     assert "symmetric_sim needs backward_sim" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()

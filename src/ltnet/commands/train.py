@@ -20,6 +20,7 @@ RECIPE_FLAGS = (
     ("--ramp-steps", "ramp_steps"),
     ("--ema-decay", "ema_decay"),
     ("--diag-every", "diag_every"),
+    ("--anneal-steps", "anneal_steps"),
 )
 MISSING = {
     "gan": "L_GAN",
@@ -191,6 +192,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="decay of a moving average of the generators' weights, which segment then uses "
         "(e.g. 0.99; default 0: off)",
+    )
+    r.add_argument(
+        "--anneal-steps",
+        type=int,
+        metavar="N",
+        help="run the last N steps at a quarter of --lr (default 0: a constant learning rate)",
     )
     r.add_argument(
         "--diag-every",
