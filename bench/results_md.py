@@ -820,36 +820,44 @@ def versus_voxelmorph(rows: dict, seeds) -> list[str]:
 
 
 def _candidates(rows: dict, seeds) -> list[str]:
-    """Rows of candidate recipes (``<prefix>ladder-full-s<seed>``), paired per subject against the
-    default recipe's full row and the VoxelMorph row of the same seed."""
+    """Rows of candidate recipes (``<prefix>ladder-<variant>-s<seed>``), paired per subject against
+    the default recipe's row of the same variant and seed, and against the VoxelMorph row trained
+    alike: the candidate's own ``<prefix>ladder-voxelmorph-s<seed>`` where the candidate has one
+    (its change acts on VoxelMorph too), else the default's."""
     found = [
-        (p, s)
-        for p in CANDIDATES
+        (p, v, s)
+        for p, c in CANDIDATES.items()
+        for v in c.variants
         for s in seeds
-        if all(n in rows for n in (f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"))
+        if all(n in rows for n in (f"{p}ladder-{v}-s{s}", f"ladder-{v}-s{s}", f"ladder-voxelmorph-s{s}"))
     ]
     if not found:
         return []
     lines = [
         "",
-        "Candidate recipes, the default's ingredients plus one (both directions at inference; G_F "
-        "alone: the row `forward-<row>`, where measured, against VoxelMorph):",
+        "Candidate recipes, the default's ingredients with one change (both directions at inference; "
+        "G_F alone: the row `forward-<row>`, where measured). Δ vs default: against the default "
+        "recipe's row of the same variant and seed. Δ vs VoxelMorph: against the VoxelMorph row "
+        "trained with the same change where the candidate has one, else the default's:",
         "",
-        "| row | adds | Dice | Δ vs ladder-full | improved | Δ vs VoxelMorph | improved "
+        "| row | adds | Dice | Δ vs default | improved | VoxelMorph row | Δ vs VoxelMorph | improved "
         "| G_F alone | Δ vs VoxelMorph | improved | \\|dpF\\| | s / step |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for p, s in found:
-        row, full, vxm = f"{p}ladder-full-s{s}", f"ladder-full-s{s}", f"ladder-voxelmorph-s{s}"
+    for p, v, s in found:
+        row, base = f"{p}ladder-{v}-s{s}", f"ladder-{v}-s{s}"
+        twin = f"{p}ladder-voxelmorph-s{s}"
+        vxm = twin if twin in rows else f"ladder-voxelmorph-s{s}"
+        versus = ["-", "-", "-"] if v == "voxelmorph" else [vxm, *_delta_cells(_paired(rows[vxm], rows[row]))]
         fwd = rows.get(f"forward-{row}")
         alone = (
             [_f(_mean(rows, f"forward-{row}")), *_delta_cells(_paired(rows[vxm], fwd))] if fwd else ["-"] * 3
         )
         lines.append(
             f"| {row} | {CANDIDATES[p].says} | {_f(_mean(rows, row))} | "
-            f"{' | '.join(_delta_cells(_paired(rows[full], rows[row])))} | "
-            f"{' | '.join(_delta_cells(_paired(rows[vxm], rows[row])))} | {' | '.join(alone)} | "
-            f"{_f(_end_dpf(rows[row]), 2)} | {_f(rows[row].get('seconds_per_step'), 2)} |"
+            f"{' | '.join(_delta_cells(_paired(rows[base], rows[row])))} | {' | '.join(versus)} | "
+            f"{' | '.join(alone)} | {_f(_end_dpf(rows[row]), 2)} | "
+            f"{_f(rows[row].get('seconds_per_step'), 2)} |"
         )
     return lines
 
