@@ -12,12 +12,12 @@ its prepared images) as ``runs/cycle-speed-*``, removed at the end.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 from pathlib import Path
 
 from bench.accuracy import REPO, Bench
+from ltnet.runtime import read_log
 
 ARMS = {"x0.01": (), "x0": ("--cycle-scale", "0")}
 
@@ -37,7 +37,7 @@ def main() -> int:
             tag = f"cycle-speed-{arm}-{rep}"
             shutil.rmtree(bench.root / "runs" / tag, ignore_errors=True)
             run = bench.train_run(tag, "full", 0, bench.test_names(), args.steps, (*flags, *extra))
-            log = [json.loads(ln) for ln in (run / "log.jsonl").read_text().splitlines()]
+            log = read_log(run)
             shutil.rmtree(run)
             seconds.setdefault(arm, []).append(statistics.median(r["seconds"] for r in log[10:]))
             print(f"{arm} run {rep}: {seconds[arm][-1]:.2f} s a step", flush=True)

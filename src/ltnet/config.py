@@ -300,11 +300,6 @@ class SegmentConfig:
         if self.adapt_lr is not None and not self.adapt_lr > 0:
             raise LtnetError(f"adapt_lr must be positive, got {self.adapt_lr}")
 
-    def lr_at(self, step: int) -> float:
-        """The learning rate of step ``step`` (from 0): ``lr``, times ANNEAL_FACTOR over the last
-        ``anneal_steps`` steps."""
-        return self.lr * (ANNEAL_FACTOR if step >= self.steps - self.anneal_steps else 1.0)
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

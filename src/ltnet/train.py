@@ -323,7 +323,7 @@ def train(
             x = take(x_all, pick)
             x_s = take(xs_all, pick) if xs_all is not None else None
             t0 = time.perf_counter()
-            for opt in (opt_g, opt_d) if opt_d is not None else (opt_g,):
+            for opt in filter(None, (opt_g, opt_d)):
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr_at(step)  # from the step alone: a resumed run repeats
             diagnose = cfg.diag_every > 0 and (step % cfg.diag_every == 0 or step + 1 == cfg.steps)
