@@ -16,22 +16,29 @@ class Candidate(NamedTuple):
 
 
 CANDIDATES: dict[str, Candidate] = {
-    "sym-": Candidate(
-        ("--symmetric-sim", "1"),
-        "`--symmetric-sim 1`: both networks also trained through the mean field segment uses",
+    # measured beside the default of its day, the cycle family at x0.01
+    "cyc001-sym-": Candidate(
+        ("--cycle-scale", "0.01", "--symmetric-sim", "1"),
+        "`--cycle-scale 0.01 --symmetric-sim 1`: the x0.01 default of its day, both networks also "
+        "trained through the mean field segment uses",
     ),
-    "cyc0-": Candidate(
-        ("--cycle-scale", "0"),
-        "`--cycle-scale 0`: no cycle family (L_cyc, L_trans, L_anat, L_diff), G_B on its own L_sim",
+    # the default before 2026-12-07
+    "cyc001-": Candidate(
+        ("--cycle-scale", "0.01"),
+        "`--cycle-scale 0.01`: the cycle family at 1/100 of the paper's weights (the default until "
+        "2026-12-07)",
+    ),
+    # how ``--cycle-scale 0`` trained until 2026-12-07: the cycle path still ran, its terms weighed 0
+    # but for L_smooth on G_B's cycle-path field, which reached G_F; 1e-9 reproduces that
+    "cyc0path-": Candidate(
+        ("--cycle-scale", "1e-9"),
+        "`--cycle-scale 1e-9`: the cycle path run with its family weighed ~0 (how x0 trained until "
+        "2026-12-07): only L_smooth on G_B's cycle field acts, and reaches G_F",
     ),
     "lra-": Candidate(
         ("--anneal-steps", "200"),
         "`--anneal-steps 200`: the last 200 steps at lr/4",
         ("full", "voxelmorph"),
-    ),
-    "cyc0-lra-": Candidate(
-        ("--cycle-scale", "0", "--anneal-steps", "200"),
-        "`--cycle-scale 0 --anneal-steps 200`: no cycle family, the last 200 steps at lr/4",
     ),
 }
 

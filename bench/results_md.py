@@ -332,7 +332,7 @@ def recipe_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
     ]
     for r in recs:
         c = r["config"]
-        acts = acting_fields(get_variant(c["variant"]), c["lambda_gan"])
+        acts = acting_fields(get_variant(c["variant"]), c["lambda_gan"], c["cycle_scale"])
         changes = [
             fmt.format(c[k])
             for k, fmt in SCREEN_FIELDS.items()

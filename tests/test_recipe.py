@@ -182,7 +182,9 @@ def test_ema_weights_are_saved_and_used_by_segment(data, tmp_path):
 
 
 def test_diagnostics_log_each_terms_pull_on_both_fields(data, tmp_path):
-    cfg = TrainConfig(variant="full", steps=3, diag_every=2, warmup_steps=0, ramp_steps=0, lambda_gan=0.01)
+    cfg = TrainConfig(
+        variant="full", steps=3, diag_every=2, warmup_steps=0, ramp_steps=0, lambda_gan=0.01, cycle_scale=0.01
+    )
     train(cfg, data, tmp_path, progress=False)
     log = read_log(tmp_path)
     assert all("dpF_abs" in r and "dpB_abs" in r for r in log)
@@ -232,6 +234,13 @@ def test_cli_refuses_a_recipe_flag_the_variant_would_ignore(toy_data, tmp_path, 
     assert "anneal_steps (2) must be at most steps (1)" in capsys.readouterr().err
     assert main([*argv, "--no-backward-sim", "--symmetric-sim", "1"]) == 2
     assert "symmetric_sim needs backward_sim" in capsys.readouterr().err
+    # ltnet's cycle family weighs 0: its penalty, and with L_GAN at 0 too the schedule, do nothing
+    assert main([*argv, "--cycle-penalty", "l2"]) == 2
+    assert "the cycle family's weight is 0 in this recipe" in capsys.readouterr().err
+    assert main([*argv, "--warmup-steps", "5"]) == 2
+    assert "nothing to schedule: add --lambda-gan or --cycle-scale" in capsys.readouterr().err
+    assert main([*argv, "--no-backward-sim"]) == 2
+    assert "leaves G_B untrained" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
     # the paper's recipe, with one ingredient overridden, is recorded in the run's config
     assert main([*argv, "--recipe", "paper", "--warmup-steps", "5", "--no-cache"]) == 0
@@ -271,3 +280,34 @@ def test_the_symmetric_term_needs_g_bs_own_similarity():
     with pytest.raises(LtnetError, match="symmetric_sim must be 0 or more"):
         TrainConfig(symmetric_sim=-1.0)
     assert TrainConfig.for_recipe("paper").symmetric_sim == 0.0
+
+
+def test_without_the_cycle_family_g_f_trains_exactly_as_voxelmorph(data, tmp_path):
+    """ltnet's default (cycle_scale 0, L_GAN 0) skips the cycle path: G_F sees VoxelMorph's objective
+    alone, from the same initial weights (G_F is drawn first), so the two runs' G_F agree."""
+    full = TrainConfig(variant="full", steps=3, diag_every=1)
+    assert full.cycle_scale == 0 and full.lambda_gan == 0 and not full.runs_cycle
+    train(full, data, tmp_path / "full", progress=False)
+    train(TrainConfig(variant="voxelmorph", steps=3), data, tmp_path / "vxm", progress=False)
+    states = [torch.load(tmp_path / r / "checkpoint.pt", weights_only=True)["model"] for r in ("full", "vxm")]
+    g_f = [{k: v for k, v in s.items() if k.startswith("g_f.")} for s in states]
+    assert g_f[0].keys() == g_f[1].keys() and g_f[0]
+    for k, v in g_f[1].items():
+        torch.testing.assert_close(g_f[0][k], v, rtol=1e-5, atol=1e-7)
+    log = read_log(tmp_path / "full")
+    assert all("dpR_abs" in r and "dpB_abs" not in r and "cyc" not in r for r in log)
+    assert log[-1]["sim_b"] < log[0]["sim_b"] + 0.05  # G_B trains, on its own L_sim
+    # the cycle family at any weight above 0 runs the cycle path, and G_F then differs
+    assert TrainConfig(variant="full", cycle_scale=0.01).runs_cycle
+
+
+def test_the_cycle_path_is_left_out_only_when_asked():
+    cfg = TrainConfig(variant="full")
+    model, _ = build_models(cfg)
+    x, y = textured(seed=1), textured(seed=2)
+    skipped = model(x, y, backward_sim=True, cycle=False)
+    assert skipped.dp_b is None and skipped.x_bar is None and skipped.dp_r is not None
+    terms = generator_objective(model, skipped, x, y, None, None, cfg)
+    assert terms.cyc is None and terms.trans is None and terms.sim_b is not None
+    full = model(x, y, backward_sim=True)
+    assert full.dp_b is not None and full.x_bar is not None

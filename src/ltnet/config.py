@@ -93,13 +93,22 @@ RECIPE_FIELD_NEEDS: dict[str, str | None] = {
     "anneal_steps": None,
 }
 DISC_FIELDS = ("disc_augment", "r1_gamma")  # act only while L_GAN's weight is above 0
+CYCLE_FIELDS = ("cycle_penalty",)  # acts only while the cycle family's weight is above 0
+SCHEDULE_FIELDS = ("warmup_steps", "ramp_steps")  # act only while one of those two weights is
 
 
-def acting_fields(variant: Variant, lambda_gan: float) -> set[str]:
-    """The recipe fields that change the training of ``variant`` when L_GAN weighs ``lambda_gan``:
-    a flag for any other would do nothing, so ``ltnet train`` refuses it."""
+def acting_fields(variant: Variant, lambda_gan: float, cycle_scale: float) -> set[str]:
+    """The recipe fields that change the training of ``variant`` when L_GAN weighs ``lambda_gan``
+    and the cycle family ``cycle_scale``: a flag for any other would do nothing, so ``ltnet train``
+    refuses it."""
     acts = {f for f, need in RECIPE_FIELD_NEEDS.items() if need is None or getattr(variant, need)}
-    return acts - set(DISC_FIELDS) if lambda_gan == 0 else acts
+    if lambda_gan == 0:
+        acts -= set(DISC_FIELDS)
+    if cycle_scale == 0:
+        acts -= set(CYCLE_FIELDS)
+    if (lambda_gan == 0 or not variant.gan) and (cycle_scale == 0 or not variant.backward):
+        acts -= set(SCHEDULE_FIELDS)
+    return acts
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,10 @@ class TrainConfig:
     # weight of L_GAN (paper: 1). 0 (ltnet's default): no discriminator is built or trained; at 300
     # steps on the benchmark's brains L_GAN at 0.01 cost 0.011 Dice (bench/RESULTS.md, recipe screens)
     lambda_gan: float = 0.0
-    cycle_scale: float = 0.01  # multiplies lambda_cyc and lambda_reg on the cycle family (paper: 1)
+    # multiplies lambda_cyc and lambda_reg on the cycle family (paper: 1). 0 (ltnet's default): the
+    # cycle path is not run; on the benchmark's brains x0.01 gave 0.000 and -0.003 Dice against x0
+    # on the two seeds, and -0.007, -0.009 for G_F alone (bench/RESULTS.md)
+    cycle_scale: float = 0.0
     cycle_penalty: str = "charbonnier"  # residual penalty of L_cyc, L_trans, L_diff: or "l2"
     warmup_steps: int = 200  # generators on their own L_sim and L_smooth only
     ramp_steps: int = 200  # then the adversarial and cycle weights rise linearly to full
@@ -173,6 +185,11 @@ class TrainConfig:
         ):
             if getattr(self, name) < 0:
                 raise LtnetError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if get_variant(self.variant).backward and self.cycle_scale == 0 and not self.backward_sim:
+            raise LtnetError(
+                "cycle_scale 0 with backward_sim off leaves G_B untrained: it learns only from the cycle "
+                "family or from its own L_sim"
+            )
         if self.anneal_steps > self.steps:
             raise LtnetError(f"anneal_steps ({self.anneal_steps}) must be at most steps ({self.steps})")
         if not 0 <= self.ema_decay < 1:
@@ -194,6 +211,12 @@ class TrainConfig:
         if self.ramp_steps == 0:
             return 1.0
         return min(1.0, (step - self.warmup_steps + 1) / self.ramp_steps)
+
+    @property
+    def runs_cycle(self) -> bool:
+        """Whether training runs the cycle path (G_B on y_bar, x_bar, the label warps): only for a
+        variant with a backward network whose cycle family weighs more than 0."""
+        return get_variant(self.variant).backward and self.cycle_scale > 0
 
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step`` (from 0): ``lr``, times ANNEAL_FACTOR over the last

@@ -22,7 +22,10 @@ both networks; this term trains both networks through that field: L_sim(y, x o d
 
 ltnet's recipe weighs L_GAN by w_gan and the cycle family (L_cyc, L_trans, L_anat, L_diff) by w_cyc,
 both ramped in after a warm-up (:class:`Weights`, from :meth:`TrainConfig.ramp`), and adds
-G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR), and symmetric_sim L_sim(y, x o dpS).
+G_B's own L_sim(x, y_hat) + 3 L_smooth(dpR), and symmetric_sim L_sim(y, x o dpS). Its defaults weigh
+both at 0, which the benchmark found best (bench/RESULTS.md): the cycle path is then not run, G_F
+trains exactly as VoxelMorph's, G_B registers the real images to the atlas on its own L_sim, and the
+two directions meet only where segment averages their fields.
 """
 
 from __future__ import annotations
@@ -133,10 +136,13 @@ class LTNet(nn.Module):
         x_s: torch.Tensor | None = None,
         backward_sim: bool = False,
         symmetric: bool = False,
+        cycle: bool = True,
     ) -> CycleOutputs:
         """x: atlas (B, 1, D, H, W); y: image (B, 1, D, H, W); x_s: atlas hard one-hot (B, L, D, H, W)
         or None. ``backward_sim``: also register y to the atlas with G_B (dp_r, y_hat); with
-        ``symmetric`` too, the mean field segment uses and the atlas warped by it (dp_sym, y_sym)."""
+        ``symmetric`` too, the mean field segment uses and the atlas warped by it (dp_sym, y_sym).
+        ``cycle=False`` leaves out the cycle path (dp_b, x_bar, x_bar_s): a run whose cycle family
+        weighs 0 throughout (TrainConfig.runs_cycle) neither needs nor pays for it."""
         dp_f = self.g_f(x, y)
         out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
         # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
@@ -145,11 +151,12 @@ class LTNet(nn.Module):
             out.y_bar_s = atlas_s.warp_one_hot(dp_f)
         if self.g_b is None:
             return out
-        out.dp_b = self.g_b(out.y_bar, x)
-        out.dp_cyc = losses.compose(out.dp_b, dp_f, self.warp)  # one resampling of x: see the top
-        out.x_bar = self.warp(x, out.dp_cyc)
-        if atlas_s is not None:
-            out.x_bar_s = atlas_s.warp_one_hot(out.dp_cyc)
+        if cycle:
+            out.dp_b = self.g_b(out.y_bar, x)
+            out.dp_cyc = losses.compose(out.dp_b, dp_f, self.warp)  # one resampling of x: see the top
+            out.x_bar = self.warp(x, out.dp_cyc)
+            if atlas_s is not None:
+                out.x_bar_s = atlas_s.warp_one_hot(out.dp_cyc)
         if backward_sim:
             out.dp_r = self.g_b(y, x)
             out.y_hat = self.warp(y, out.dp_r)
@@ -175,7 +182,8 @@ def generator_objective(
 
     ``disc`` is needed when the variant has L_GAN with ``cfg.lambda_gan`` above 0; ``augment``
     (DiffAugment) is applied to y_bar before D scores it. A term whose weight is 0 is still
-    computed, for the log (but L_GAN only where there is a discriminator).
+    computed, for the log, but L_GAN only where there is a discriminator and the cycle family only
+    where ``out`` has the cycle path (``LTNet.forward(cycle=...)``).
     """
     v = model.variant
     w = weights or Weights()
@@ -199,19 +207,19 @@ def generator_objective(
     if out.y_sym is not None:
         terms.sim_sym = losses.lncc_loss(y, out.y_sym, cfg.lncc_kernel)
         parts["sim_sym"] = cfg.symmetric_sim * terms.sim_sym
-    if v.backward:
-        assert out.x_bar is not None and out.dp_b is not None
+    if v.backward and out.x_bar is not None:
+        assert out.dp_b is not None
         terms.cyc = losses.image_cycle_loss(out.x_bar, x, pen)
         parts["cyc"] = w.cyc * cfg.lambda_cyc * terms.cyc
-    if v.trans:
-        terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp, pen)
-    if v.anat or v.diff:
-        if x_s is None or out.x_bar_s is None or out.y_bar_s is None:
-            raise ValueError(f"variant {v.name!r} needs the atlas labels")
-    if v.anat:
-        terms.anat = losses.anatomy_cycle_loss(x_s, out.x_bar_s)
-    if v.diff:
-        terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s, pen)
+        if v.trans:
+            terms.trans = losses.transformation_consistency_loss(out.dp_f, out.dp_b, model.warp, pen)
+        if v.anat or v.diff:
+            if x_s is None or out.x_bar_s is None or out.y_bar_s is None:
+                raise ValueError(f"variant {v.name!r} needs the atlas labels")
+        if v.anat:
+            terms.anat = losses.anatomy_cycle_loss(x_s, out.x_bar_s)
+        if v.diff:
+            terms.diff = losses.anatomy_difference_loss(x_s, out.y_bar_s, out.x_bar_s, pen)
     for name in ("trans", "anat", "diff"):  # lambda2's share of the cycle family
         if (t := getattr(terms, name)) is not None:
             parts[name] = cfg.lambda_reg * w.cyc * t

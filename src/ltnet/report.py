@@ -41,7 +41,7 @@ TERMS = {
     "r1": "R1 penalty (D)",
 }
 # per-step keys that are not loss terms: drawn by diagnostics_figure
-FIELD_KEYS = ("dpF_abs", "dpB_abs")
+FIELD_KEYS = ("dpF_abs", "dpB_abs", "dpR_abs")
 NOT_TERMS = ("step", "seconds", *FIELD_KEYS)
 
 
@@ -50,7 +50,7 @@ def _is_term(key: str) -> bool:
 
 
 def diagnostics_figure(log: Sequence[Mapping[str, float]]) -> str | None:
-    """Mean |dpF| and |dpB| (voxels) against the step, and the gradient norm each weighted loss
+    """Mean |dpF|, |dpB| and |dpR| (voxels) against the step, and the gradient norm each weighted loss
     term puts on dpF and on G_B's output at the logged steps; base64 PNG, None without them.
 
     A collapse shows as |dpF| falling to zero while the cycle or adversarial terms' pull on dpF

@@ -84,8 +84,9 @@ def train_step(
     ``model`` and ``disc`` may be wrapped in DistributedDataParallel. ``step`` (from 0) sets the
     recipe's weights (:class:`ltnet.model.Weights`) and seeds D's augmentation, so a resumed run
     repeats an uninterrupted one. Returns every loss term as a float (``disc``: the discriminator's
-    loss, ``r1``: its R1 penalty), the mean displacement of each field in voxels (``dpF_abs``,
-    ``dpB_abs``) and, with ``diagnose``, the gradient norm each weighted term puts on dpF and on G_B's
+    loss, ``r1``: its R1 penalty), the mean displacement of each field in voxels (``dpF_abs``, and
+    ``dpB_abs``, ``dpR_abs`` for G_B's fields on y_bar and on y, where computed) and, with
+    ``diagnose``, the gradient norm each weighted term puts on dpF and on G_B's
     output (``grad_dpF/<term>``, ``grad_dpB/<term>``).
     """
     amp = autocast_context(x.device, cfg.amp)
@@ -100,13 +101,15 @@ def train_step(
         disc_core.requires_grad_(False)  # the generator's update does not train D
     with amp:
         both = cfg.backward_sim and core.g_b is not None
-        out = model(x, y, x_s, backward_sim=both, symmetric=both and cfg.symmetric_sim > 0)
+        sym = both and cfg.symmetric_sim > 0
+        out = model(x, y, x_s, backward_sim=both, symmetric=sym, cycle=cfg.runs_cycle)
         # D's bare module: its weights take no gradient here, so there is nothing for DDP to sync
         terms = generator_objective(core, out, x, y, x_s, disc_core, cfg, weights, augment)
     logs = terms.as_floats()
     logs["dpF_abs"] = float(out.dp_f.detach().float().norm(dim=1).mean())
-    if out.dp_b is not None:
-        logs["dpB_abs"] = float(out.dp_b.detach().float().norm(dim=1).mean())
+    for key, dp in (("dpB_abs", out.dp_b), ("dpR_abs", out.dp_r)):
+        if dp is not None:
+            logs[key] = float(dp.detach().float().norm(dim=1).mean())
     if diagnose:
         logs.update(gradient_diagnostics(out, terms))
     opt_g.zero_grad(set_to_none=True)
@@ -308,7 +311,7 @@ def train(
         torch.stack([label_one_hot(torch.from_numpy(a.labels).to(device), ids) for a in atlases]).contiguous(
             memory_format=torch.channels_last_3d
         )
-        if variant.needs_labels
+        if variant.needs_labels and cfg.runs_cycle
         else None
     )
     bar = progress_steps(range(start, cfg.steps), progress and dist.is_main, initial=start, total=cfg.steps)

@@ -105,13 +105,15 @@ def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
     assert "+0.013" in s1 and "2/3" in s1 and s1.endswith("| no |"), s1
     assert not any(ln.startswith("| sym-") for ln in lines)
     # a candidate recipe: paired against the default's full row and against VoxelMorph
-    rows["sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
-    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
+    rows["cyc001-sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
+    head = "| cyc001-sym-ladder-full-s1 |"
+    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith(head))
     cells = "| 0.770 | +0.007 (0.005) | 2/3 | ladder-voxelmorph-s1 | +0.020 (0.022) | 2/3 | - | - | - |"
     assert cells in cand, cand
     # and its G_F alone (forward-<row>), where measured, against VoxelMorph
-    rows["forward-sym-ladder-full-s1"] = _row(0.74, dict(zip(names, (0.73, 0.74, 0.75), strict=True)))
-    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| sym-ladder-full-s1 |"))
+    rows["forward-cyc001-sym-ladder-full-s1"] = _row(0.74, dict(zip(names, (0.73, 0.74, 0.75), strict=True)))
+    head = "| cyc001-sym-ladder-full-s1 |"
+    cand = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith(head))
     assert "| 2/3 | 0.740 | -0.010 (0.000) | 0/3 |" in cand, cand  # -0.01 on each
     # a candidate that also trains VoxelMorph: its full row meets that twin, the twin meets the default's
     rows["lra-ladder-full-s0"] = _row(0.79, dict(zip(names, (0.78, 0.79, 0.80), strict=True)))

@@ -32,19 +32,39 @@ MISSING = {
 def recipe_overrides(args: argparse.Namespace) -> dict:
     """The recipe flags given on the command line, as TrainConfig fields; a flag for a loss or
     path the variant does not have is refused rather than ignored."""
-    from ltnet.config import DISC_FIELDS, RECIPE_FIELD_NEEDS, TrainConfig, acting_fields, get_variant
+    from ltnet.config import (
+        CYCLE_FIELDS,
+        DISC_FIELDS,
+        RECIPE_FIELD_NEEDS,
+        SCHEDULE_FIELDS,
+        TrainConfig,
+        acting_fields,
+        get_variant,
+    )
 
     variant = get_variant(args.variant)
     given = [(f, a) for f, a in RECIPE_FLAGS if getattr(args, a) is not None]
     out = {a: getattr(args, a) for _, a in given}
     given += [("--shared-generator", "shared_generator")] if args.shared_generator else []
-    acting = acting_fields(variant, out.get("lambda_gan", TrainConfig.for_recipe(args.recipe).lambda_gan))
+    base = TrainConfig.for_recipe(args.recipe)
+    weights = out.get("lambda_gan", base.lambda_gan), out.get("cycle_scale", base.cycle_scale)
+    acting = acting_fields(variant, *weights)
     for flag, attr in given:
         if attr in acting:
             continue
         if attr in DISC_FIELDS and variant.gan:
             raise LtnetError(
                 f"{flag}: L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan"
+            )
+        if attr in CYCLE_FIELDS and variant.backward:
+            raise LtnetError(
+                f"{flag}: the cycle family's weight is 0 in this recipe, so there is no cycle term: "
+                "add --cycle-scale"
+            )
+        if attr in SCHEDULE_FIELDS and variant.scheduled:
+            raise LtnetError(
+                f"{flag}: L_GAN's and the cycle family's weights are 0 in this recipe, so there is nothing "
+                "to schedule: add --lambda-gan or --cycle-scale"
             )
         what = MISSING[str(RECIPE_FIELD_NEEDS[attr])]
         raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
