@@ -86,6 +86,22 @@ def _time(s: float | None) -> str:
     return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min" if s >= 120 else f"{s:.0f} s"
 
 
+# rows that segment with ladder-full-s0's model (``Bench.base_run``) or one fine-tuned from it
+BUILT_ON_BASE = ("default", "fast", "qc", "adapt-", "ltnet-mas-")
+
+
+def on_an_older_base(name: str, rows: dict[str, dict]) -> bool:
+    """Whether ``name`` (or its ``paper-`` twin) builds on its recipe's ``ladder-full-s0`` and was
+    measured before that row's present record: its figures are then those of an earlier model."""
+    prefix = "paper-" if name.startswith("paper-") else ""
+    inner = name[len(prefix) :]
+    if not inner.startswith(BUILT_ON_BASE):
+        return False
+    base = rows.get(f"{prefix}ladder-full-s0", {}).get("finished")
+    done = rows.get(name, {}).get("finished")
+    return base is not None and done is not None and done < base
+
+
 def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     p = bench.p
     atlas = rows.get("atlas", {}).get("atlas", "?")
@@ -102,7 +118,10 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "`ltnet evaluate` in each subject's native space on the SPEC's 28 structures (Dice as a fraction).",
         "- Learned rows: one `ltnet train` and one `ltnet segment` each; pool = the six test images "
         "(transductive, labels never read) unless stated; same working box, spacing, steps and seeds. "
-        "`ladder-*` and the rows built on `ladder-full-s0` train with ltnet's default recipe; their "
+        "`ladder-*` and the rows built on `ladder-full-s0` train with ltnet's default recipe (since "
+        "2026-12-07 the cycle family at 0, its path not run; the rows measured under the earlier "
+        "default, × 0.01, are the candidate rows `cyc001-*`, and the rows built on `ladder-full-s0` that "
+        "were not measured again are marked ‡); their "
         "`paper-*` twins with `--recipe paper` (eq. 11). The `paper-*` rows measured before 2026-12-03 "
         "had the atlas itself in the pool (all seven images), which `ltnet train` now leaves out.",
         f"- Preparation (ANTs affine of each scan to the atlas, then resampling) is done once and pinned: "
@@ -125,7 +144,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     data: dict = {"profile": bench.name, "settings": asdict(p), "atlas": atlas, "rows": {}}
-    missing, recovered = [], []
+    missing, recovered, older = [], [], []
     for name in order:
         r = rows.get(name)
         if r is None or "dice" not in r:
@@ -140,6 +159,8 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         mark = " †" if "recovered_from" in r else ""
         if mark:
             recovered.append(r["recovered_from"])
+        if on_an_older_base(name, rows):
+            mark, older = mark + " ‡", [*older, name]
         lines.append(
             f"| {name}{mark} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} "
             f"| {_f(sec, 1)} | {_f(with_prep, 1)} | {_time(r.get('train_seconds'))} "
@@ -159,6 +180,13 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
             "were measured before the row records were kept in git, and only their mean and per-subject "
             "Dice, seconds and training time survive. They are left out of the per-structure table and "
             "the diagnostics until `accuracy.py --rerun-recovered` measures them again.",
+        ]
+    if older:
+        lines += [
+            "",
+            "‡ Built on an earlier `ladder-full-s0` model (the default recipe of its day, cycle family × "
+            "0.01, row `cyc001-ladder-full-s0`): measured before the row it builds on was trained again, "
+            "and not yet measured on the new one. Rerun them with `--only` after removing their records.",
         ]
     if missing:
         lines += ["", "Not yet run: " + ", ".join(missing) + "."]
@@ -368,7 +396,11 @@ INGREDIENTS = (  # (screen, what it adds, the screen it adds to)
     ),
     ("ltnet-noema-300", "+ G_B's own L_sim on real pairs", "paper-aug-gan0.01-cyc0.01-sched-300"),
     ("ltnet-300", "+ EMA 0.99 of the generators", "ltnet-noema-300"),
-    ("ltnet-noema-nogan-300", "λ_GAN 0.01 → 0 (no D): ltnet's default recipe", "ltnet-noema-300"),
+    (
+        "ltnet-noema-nogan-300",
+        "λ_GAN 0.01 → 0 (no D): ltnet's default recipe from 2026-12-03 to 2026-12-07",
+        "ltnet-noema-300",
+    ),
 )
 
 
@@ -410,8 +442,9 @@ def ingredient_section(screen_dir: Path = SCREEN_DIR) -> list[str]:
         lines += [
             "",
             f"Control, `ltnet-nogan-cyc0-300`: the default recipe with the cycle family × 0, so that G_F's "
-            "objective is VoxelMorph's but for L_smooth on G_B's cycle-path field, which still reaches G_F "
-            "(its gradient on dpF is 2.5% of L_sim's: `bench.investigations.cycle_path_smooth`); G_B "
+            "objective is VoxelMorph's but for L_smooth on G_B's cycle-path field, which still reached G_F "
+            "(its gradient on dpF is 2.5% of L_sim's: `bench.investigations.cycle_path_smooth`; since "
+            "2026-12-07 training at × 0 leaves the cycle path out, and that term with it); G_B "
             f"trains on its own L_sim beside it. G_F scored {_f(c['mean'])}, "
             f"{d} against the VoxelMorph screen ({i} subjects better). The two differ in that small term "
             "and in G_F's initialisation (the full model draws G_B's weights too), which puts one screen's "
@@ -835,7 +868,8 @@ def _candidates(rows: dict, seeds) -> list[str]:
         return []
     lines = [
         "",
-        "Candidate recipes, the default's ingredients with one change (both directions at inference; "
+        "Candidate recipes, the default's ingredients with the changes in 'adds' (both directions at "
+        "inference; "
         "G_F alone: the row `forward-<row>`, where measured). Δ vs default: against the default "
         "recipe's row of the same variant and seed. Δ vs VoxelMorph: against the VoxelMorph row "
         "trained with the same change where the candidate has one, else the default's:",

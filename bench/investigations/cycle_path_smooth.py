@@ -1,8 +1,11 @@
 """How hard does L_smooth on G_B's cycle-path field pull on G_F? ``generator_objective`` smooths
 dp_b = G_B(y_bar, x) with the weight lambda_reg, not scaled by ``cycle_scale``; y_bar = x o dp_F, so
-that term reaches G_F even with the cycle family at 0, where G_F is otherwise trained as VoxelMorph.
+that term reached G_F even with the cycle family at 0, where G_F is otherwise trained as VoxelMorph,
+until 2026-12-07: training now leaves the cycle path out when the cycle family weighs 0 throughout,
+and the coupling with it. The model to probe is one trained with the path, e.g. the candidate row
+``cyc0path-ladder-full-s0`` (``--cycle-scale 1e-9``).
 
-    python -m bench.investigations.cycle_path_smooth bench/out/accuracy/cpu/runs/cyc0-ladder-full-s0
+    python -m bench.investigations.cycle_path_smooth bench/out/accuracy/cpu/runs/cyc0path-ladder-full-s0
 
 For each of the six benchmark subjects (working grid, as ``recipe_screen``): the norm of the
 gradient on dp_F of L_sim, of lambda_reg L_smooth(dp_F) and of lambda_reg L_smooth(dp_b), and the

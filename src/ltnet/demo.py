@@ -15,9 +15,9 @@ through the library functions behind them:
    segment, as unlabelled images: the transductive setting of SPEC.md (a one-shot user trains on
    the very scans to segment, whose labels are never read), the benchmark's main rows' setting
    (fine-tuning on the pre-training pool instead left the demo's Dice where the shipped model had
-   it, 0.607 against 0.605; on the scans to segment, 0.630). The default 60 steps lie inside the
-   recipe's warm-up (each network on its own similarity and smoothness), and the demo says so.
-   Then ``segment`` and ``evaluate`` them;
+   it, 0.607 against 0.605; on the scans to segment, 0.630). The default recipe trains each
+   network on its own similarity and smoothness (its cycle family weighs 0: bench/RESULTS.md), and
+   the demo says so. Then ``segment`` and ``evaluate`` them;
 4. ``segment --adapt-steps 50``: the same model with test-time adaptation of each field;
 5. ``report``: one HTML page with the loss curves, the Dice of every stage and the labels.
 """
@@ -176,13 +176,15 @@ def run_demo(
     cfg = TrainConfig.for_recipe(
         "ltnet", variant="full", steps=steps, checkpoint_every=max(1, steps), net=NetConfig(half_res=half_res)
     )
-    # a short run lies inside the recipe's warm-up: say so rather than call it the full objective
-    phase = (
-        f", all inside the recipe's {cfg.warmup_steps}-step warm-up (each network on its own L_sim and "
-        "L_smooth; the cycle terms' weights are still 0)"
-        if steps <= cfg.warmup_steps
-        else ""
-    )
+    # say what the networks train on rather than call it the full objective
+    phase = ""
+    if not cfg.runs_cycle:
+        phase = " (each network on its own L_sim and L_smooth: the default recipe weighs the cycle terms 0)"
+    elif steps <= cfg.warmup_steps:
+        phase = (
+            f", all inside the recipe's {cfg.warmup_steps}-step warm-up (each network on its own L_sim "
+            "and L_smooth; the cycle terms' weights are still 0)"
+        )
     say(f"training the full LT-Net for {steps} steps on the {len(unlabelled)} scans to segment{phase} ...")
     data = load_train_data(atlas, atlas_labels, unlabelled, prep, cache, progress=not quiet)
     train(cfg, data, out / "run", device=dev, progress=not quiet, init=init)

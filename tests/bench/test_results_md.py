@@ -167,3 +167,21 @@ def test_warm_start_screens_are_paired_against_the_model_they_start_from(tmp_pat
     line = next(ln for ln in warm_start_section(tmp_path) if ln.startswith("| wv |"))
     assert line.startswith("| wv | voxelmorph | v (0.700) | 200 | 0.0002 | - | - |"), line
     assert "| 0.710 | +0.010 (0.014) | 2/3 | - | - | - |" in line, line  # +0.02, -0.01, +0.02
+
+
+def test_rows_measured_on_an_earlier_base_model_are_marked():
+    from bench.results_md import on_an_older_base
+
+    rows = {
+        "ladder-full-s0": {"finished": "2026-12-07 19:00:00"},
+        "qc": {"finished": "2026-12-03 15:58:37"},
+        "adapt-field-25": {"finished": "2026-12-07 20:00:00"},
+        "ltnet-mas-trained-2": {"finished": "2026-12-03 19:09:53"},
+        "syn": {"finished": "2026-12-01 10:00:00"},
+        "paper-qc": {"finished": "2026-12-03 15:58:37"},
+        "paper-ladder-full-s0": {"finished": "2026-12-02 10:00:00"},
+    }
+    assert on_an_older_base("qc", rows) and on_an_older_base("ltnet-mas-trained-2", rows)
+    assert not on_an_older_base("adapt-field-25", rows)  # measured after its base
+    assert not on_an_older_base("syn", rows)  # builds on no model
+    assert not on_an_older_base("paper-qc", rows)  # its own recipe's base is older
