@@ -585,10 +585,12 @@ def row_names(bench: Bench) -> list[str]:
     learned += ["qc", *[f"adapt-field-{n}" for n in (25, 50, 100, 200)]]
     learned += [f"adapt-weights-{n}" for n in (25, 50)] + ["adapt-weights-25-lr0.001"]
     learned += [f"diffeo-voxelmorph-s{bench.p.seeds[0]}"]  # a model with a real field to integrate
-    learned += [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
+    # the ladder's middle rows differ from the full model only in terms that ltnet's default weighs 0
+    # (L_GAN, the cycle family): they are run with the paper's recipe alone
+    middle = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
     learned += ["diffeo-s0", "inductive-s0", "curve"]
     # the rows with a paper-recipe twin (the paper's inference is forward-only: no forward- twin)
-    paper = [f"paper-{n}" for n in learned if n.startswith(RECIPE_ROWS)]
+    paper = [f"paper-{n}" for n in [*learned, *middle] if n.startswith(RECIPE_ROWS)]
     return [*names, *learned, "dataaug", "unet", *paper]
 
 

@@ -121,7 +121,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         "`ladder-*` and the rows built on `ladder-full-s0` train with ltnet's default recipe (since "
         "2026-12-07 the cycle family at 0, its path not run; the rows measured under the earlier "
         "default, × 0.01, are the candidate rows `cyc001-*`, and the rows built on `ladder-full-s0` that "
-        "were not measured again are marked ‡); their "
+        "were not measured again are marked §); their "
         "`paper-*` twins with `--recipe paper` (eq. 11). The `paper-*` rows measured before 2026-12-03 "
         "had the atlas itself in the pool (all seven images), which `ltnet train` now leaves out.",
         f"- Preparation (ANTs affine of each scan to the atlas, then resampling) is done once and pinned: "
@@ -160,7 +160,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         if mark:
             recovered.append(r["recovered_from"])
         if on_an_older_base(name, rows):
-            mark, older = mark + " ‡", [*older, name]
+            mark, older = mark + " §", [*older, name]
         lines.append(
             f"| {name}{mark} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} "
             f"| {_f(sec, 1)} | {_f(with_prep, 1)} | {_time(r.get('train_seconds'))} "
@@ -184,7 +184,7 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
     if older:
         lines += [
             "",
-            "‡ Built on an earlier `ladder-full-s0` model (the default recipe of its day, cycle family × "
+            "§ Built on an earlier `ladder-full-s0` model (the default recipe of its day, cycle family × "
             "0.01, row `cyc001-ladder-full-s0`): measured before the row it builds on was trained again, "
             "and not yet measured on the new one. Rerun them with `--only` after removing their records.",
         ]
@@ -784,7 +784,13 @@ def _ladder(bench, rows: dict, prefix: str, title: str) -> list[str]:
         "",
         "Mean Dice over the seeds run; Δ: paired difference from the row it builds on (the row "
         "above, but the cycle baseline for + L_anat, which the paper adds instead of L_trans), per "
-        "subject and seed, mean (std) over the pairs, and how many pairs improved.",
+        "subject and seed, mean (std) over the pairs, and how many pairs improved."
+        + (
+            " ltnet's default recipe weighs L_GAN and the cycle family 0, so that every middle row "
+            "would train as its full model does: only the two ends are run with it."
+            if prefix == "ladder-"
+            else ""
+        ),
         "",
         "| variant | seeds | mean Dice | Δ vs the row it builds on | improved | paper (CANDI, %) |",
         "| --- | --- | --- | --- | --- | --- |",
