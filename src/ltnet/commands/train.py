@@ -166,18 +166,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--cycle-scale",
         type=float,
         help="factor on the cycle family's weights: lambda1 L_cyc, lambda2 (L_trans, L_anat, L_diff) "
-        "(ltnet 0.01, paper 1)",
+        "(ltnet 0: the cycle path is not run, as it did not help on the benchmark; paper 1)",
     )
     r.add_argument(
         "--cycle-penalty",
         choices=["charbonnier", "l2"],
-        help="residual penalty of L_cyc, L_trans and L_diff: the paper's L1/Charbonnier or the square",
+        help="residual penalty of L_cyc, L_trans and L_diff: the paper's L1/Charbonnier or the square "
+        "(needs --cycle-scale above 0)",
     )
     r.add_argument(
         "--warmup-steps",
         type=int,
         help="steps on L_sim and L_smooth alone before the adversarial and cycle weights "
-        "(ltnet 200, paper 0)",
+        "(ltnet 200, paper 0; needs --lambda-gan or --cycle-scale above 0)",
     )
     r.add_argument(
         "--ramp-steps", type=int, help="then steps over which those weights rise to full (ltnet 200, paper 0)"
