@@ -9,8 +9,8 @@ recipe), with the unlabelled images either the two scans it segments (``scans``:
 since 2026-12-07, the transductive setting) or the 17 images of the shipped model's pre-training
 pool (``pool``: the demo before). ``--no-warmup`` starts the cycle terms at step 1 (warm-up and ramp
 0) at x0.01, the default recipe's weight until 2026-12-07 (the measurements below), under which the
-demo's 60 steps otherwise lay inside the 200-step warm-up; the default now weighs them 0. Prints the mean Dice of
-the two test subjects (network only, no adaptation), the number the demo prints.
+demo's 60 steps otherwise lay inside the 200-step warm-up; the default now weighs them 0. Prints the
+mean Dice of the two test subjects (network only, no adaptation), the number the demo prints.
 Measured 2026-12-07, one thread: pool 0.607; scans 0.630 (seeds 0 and 1); scans, no warm-up, 0.628.
 Two threads, seed 0 (this script): pool 0.606, scans 0.629 (`ltnet demo`: 0.606 before, 0.629 now).
 """
