@@ -35,6 +35,12 @@ CANDIDATES: dict[str, Candidate] = {
         "`--cycle-scale 1e-9`: the cycle path run with its family weighed ~0 (how x0 trained until "
         "2026-12-07): only L_smooth on G_B's cycle field acts, and reaches G_F",
     ),
+    # no change at all: the row's own command run again, for the run-to-run spread of one recipe
+    "rerun-": Candidate(
+        (),
+        "nothing: the same command run again (the run-to-run spread of one recipe and seed)",
+        ("voxelmorph",),
+    ),
     "lra-": Candidate(
         ("--anneal-steps", "200"),
         "`--anneal-steps 200`: the last 200 steps at lr/4",
