@@ -285,7 +285,8 @@ class SegmentConfig:
     adapt_mode: str = "field"  # what adaptation optimises: the field, or a copy of G_F's weights
     adapt_lr: float | None = None  # None: the mode's default
     # models with a backward network: average G_F's field with the inverse of G_B's image-to-atlas
-    # field (+0.009 Dice, 5/6 subjects, on the default recipe's 300-step screen; bench/RESULTS.md)
+    # field (the default recipe's benchmark models: +0.004 and -0.001 Dice on two seeds, 7/12 subjects;
+    # +0.006 on both with the cycle family at x0.01; bench/RESULTS.md)
     symmetric: bool = True
     # the finer grid (ltnet.refine) the labels are transferred from: the coarser of refine_spacing
     # and the atlas's own voxels, when that is finer than the working grid; None: the working grid.
