@@ -30,9 +30,19 @@ def test_torchrun_two_processes_match_one_process(toy_data, tmp_path):
     images, labels = toy_data
     # two images, so that both ranks' shards cover the pool evenly (the atlas is never in it)
     base = ["train", *atlas_args(images[0], labels[0]), "--images", *map(str, images[1:3])]
-    # L_GAN on, so that D (and its R1 penalty) runs under DDP too; D's augmentation draws per rank,
-    # so it is off for an exact match
-    base += ["--prealigned", "--seed", "3", "--quiet", "--no-cache", "--lambda-gan", "0.01"]
+    # L_GAN and the cycle family on, so that D (and its R1 penalty) and the cycle path run under DDP
+    # too; D's augmentation draws per rank, so it is off for an exact match
+    base += [
+        "--prealigned",
+        "--seed",
+        "3",
+        "--quiet",
+        "--no-cache",
+        "--lambda-gan",
+        "0.01",
+        "--cycle-scale",
+        "0.01",
+    ]
     base += ["--no-disc-augment"]
     common = [*base, "--steps", "3"]
     ddp = tmp_path / "ddp"
