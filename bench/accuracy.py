@@ -577,7 +577,12 @@ def row_names(bench: Bench) -> list[str]:
     learned = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in ("voxelmorph", "full")]
     learned += [f"forward-ladder-full-s{s}" for s in bench.p.seeds]  # the paper's inference
     learned += candidate_rows(bench.p.seeds)  # issue 30's candidates
-    learned += [f"forward-{p}ladder-full-s{s}" for p in CANDIDATES for s in bench.p.seeds]
+    learned += [
+        f"forward-{p}ladder-full-s{s}"
+        for p, c in CANDIDATES.items()
+        if "full" in c.variants
+        for s in bench.p.seeds
+    ]
     learned += ["default", "fast"]  # issue 31: segment's default (refined at 1 mm) and --fast
     learned += [f"ltnet-mas-{k}" for k in (2, 3, 4, 5)]  # issue 32: several atlases, fused
     # the same, with models trained on several atlases per fold
