@@ -8,7 +8,8 @@ that they act; with both weights 0 there is no schedule to turn off).
 Each arm trains ``--steps`` steps ``--reps`` times, alternating; prints each run's median seconds a
 step (after the first 10) and the median over runs. The runs share ``bench.accuracy``'s folder (and
 its prepared images) as ``runs/cycle-speed-*``, removed at the end. Until 2026-12-07 the cycle path
-was run at x0 too, for the log, and x0 was no faster (2.85 against 2.75 s a step); it is now left out.
+was run at x0 too, for the log, and x0 was no faster (2.85 against 2.75 s a step); it is now left out,
+and x0 took 1.11 s a step against 2.89 (2026-12-07 evening, medians of 2 runs each).
 """
 
 from __future__ import annotations
