@@ -141,8 +141,8 @@ class TrainConfig:
     # steps on the benchmark's brains L_GAN at 0.01 cost 0.011 Dice (bench/RESULTS.md, recipe screens)
     lambda_gan: float = 0.0
     # multiplies lambda_cyc and lambda_reg on the cycle family (paper: 1). 0 (ltnet's default): the
-    # cycle path is not run; on the benchmark's brains x0.01 gave 0.000 and -0.003 Dice against x0
-    # on the two seeds, and -0.007, -0.009 for G_F alone (bench/RESULTS.md)
+    # cycle path is not run; on the benchmark's brains x0.01 scored 0.005 and 0.006 Dice below it on
+    # the two seeds, 12/12 subjects, at 2.6x the seconds a step (bench/RESULTS.md)
     cycle_scale: float = 0.0
     cycle_penalty: str = "charbonnier"  # residual penalty of L_cyc, L_trans, L_diff: or "l2"
     warmup_steps: int = 200  # generators on their own L_sim and L_smooth only
