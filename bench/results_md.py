@@ -160,7 +160,8 @@ def render(bench, rows: dict[str, dict], order: list[str]) -> tuple[str, dict]:
         if mark:
             recovered.append(r["recovered_from"])
         if on_an_older_base(name, rows):
-            mark, older = mark + " §", [*older, name]
+            mark += " §"
+            older.append(name)
         lines.append(
             f"| {name}{mark} | {_f(s['mean'])} ({_f(s['std'])}) | {_f(s['min'])} | {_f(s['max'])} "
             f"| {_f(sec, 1)} | {_f(with_prep, 1)} | {_time(r.get('train_seconds'))} "
