@@ -49,23 +49,31 @@ def recipe_overrides(args: argparse.Namespace) -> dict:
     base = TrainConfig.for_recipe(args.recipe)
     weights = out.get("lambda_gan", base.lambda_gan), out.get("cycle_scale", base.cycle_scale)
     acting = acting_fields(variant, *weights)
+    # fields the variant has but whose weight this recipe sets to 0: (fields, variant switch, why)
+    idle = (
+        (
+            DISC_FIELDS,
+            "gan",
+            "L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan",
+        ),
+        (
+            CYCLE_FIELDS,
+            "backward",
+            "the cycle family's weight is 0 in this recipe, so there is no cycle term: add --cycle-scale",
+        ),
+        (
+            SCHEDULE_FIELDS,
+            "scheduled",
+            "L_GAN's and the cycle family's weights are 0 in this recipe, so there is nothing to schedule: "
+            "add --lambda-gan or --cycle-scale",
+        ),
+    )
     for flag, attr in given:
         if attr in acting:
             continue
-        if attr in DISC_FIELDS and variant.gan:
-            raise LtnetError(
-                f"{flag}: L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan"
-            )
-        if attr in CYCLE_FIELDS and variant.backward:
-            raise LtnetError(
-                f"{flag}: the cycle family's weight is 0 in this recipe, so there is no cycle term: "
-                "add --cycle-scale"
-            )
-        if attr in SCHEDULE_FIELDS and variant.scheduled:
-            raise LtnetError(
-                f"{flag}: L_GAN's and the cycle family's weights are 0 in this recipe, so there is nothing "
-                "to schedule: add --lambda-gan or --cycle-scale"
-            )
+        for group, switch, why in idle:
+            if attr in group and getattr(variant, switch):
+                raise LtnetError(f"{flag}: {why}")
         what = MISSING[str(RECIPE_FIELD_NEEDS[attr])]
         raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
     return out
