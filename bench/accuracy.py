@@ -593,7 +593,8 @@ def row_names(bench: Bench) -> list[str]:
     # the ladder's middle rows differ from the full model only in terms that ltnet's default weighs 0
     # (L_GAN, the cycle family): they are run with the paper's recipe alone
     middle = [f"ladder-{v}-s{s}" for s in bench.p.seeds for v in LADDER if v not in ("voxelmorph", "full")]
-    learned += ["diffeo-s0", "inductive-s0", "curve"]
+    # diffeo-s0's G_F alone: with the cycle family at 0 it trains as diffeo-voxelmorph-s0's network
+    learned += ["diffeo-s0", "forward-diffeo-s0", "inductive-s0", "curve"]
     # the rows with a paper-recipe twin (the paper's inference is forward-only: no forward- twin)
     paper = [f"paper-{n}" for n in [*learned, *middle] if n.startswith(RECIPE_ROWS)]
     return [*names, *learned, "dataaug", "unet", *paper]

@@ -103,6 +103,12 @@ def test_versus_voxelmorph_pairs_per_seed_and_says_whether_the_goal_is_met():
     s1 = next(ln for ln in lines if ln.startswith("| 1 |"))
     assert "+0.030" in s0 and "3/3" in s0 and s0.endswith("| 0.60 | yes |"), s0
     assert "+0.013" in s1 and "2/3" in s1 and s1.endswith("| no |"), s1
+    assert "| - | - | - | - | 0.60 |" in s0, s0  # no same-code VoxelMorph row yet
+    # VoxelMorph trained again by LT-Net's code: LT-Net paired against it too (+0.01 on each)
+    rows["rerun-ladder-voxelmorph-s0"] = _row(0.77, dict(zip(names, (0.76, 0.77, 0.78), strict=True)))
+    s0 = next(ln for ln in versus_voxelmorph(rows, (0, 1)) if ln.startswith("| 0 |"))
+    assert "| 0.770 | +0.010 (0.000) | 3/3 | - | 0.60 |" in s0 and s0.endswith("| yes |"), s0
+    del rows["rerun-ladder-voxelmorph-s0"]
     assert not any(ln.startswith("| sym-") for ln in lines)
     # a candidate recipe: paired against the default's full row and against VoxelMorph
     rows["cyc001-sym-ladder-full-s1"] = _row(0.77, dict(zip(names, (0.77, 0.79, 0.75), strict=True)))
@@ -185,3 +191,25 @@ def test_rows_measured_on_an_earlier_base_model_are_marked():
     assert not on_an_older_base("adapt-field-25", rows)  # measured after its base
     assert not on_an_older_base("syn", rows)  # builds on no model
     assert not on_an_older_base("paper-qc", rows)  # its own recipe's base is older
+
+
+def test_the_diffeomorphic_section_shows_g_f_alone_beside_the_full_model(tmp_path):
+    from types import SimpleNamespace
+
+    from bench.results_md import _extras
+
+    names = ["s1", "s2", "s3"]
+    rows = {
+        "ladder-full-s0": _row(0.79, dict(zip(names, (0.78, 0.79, 0.80), strict=True))),
+        "diffeo-s0": _row(0.78, dict(zip(names, (0.77, 0.78, 0.79), strict=True)), seconds_per_step=1.2),
+    }
+    p = SimpleNamespace(seeds=(0, 1))
+    lines = [ln for ln in _extras(rows, p, tmp_path) if ln.startswith("| + L_diff: LT-Net")]
+    assert lines == [
+        "| + L_diff: LT-Net, plain displacement | 0.790 | - | - |",
+        "| + L_diff: LT-Net, 7 scaling-and-squaring steps | 0.780 | - | 1.20 |",
+    ], lines
+    rows["forward-diffeo-s0"] = _row(0.775, dict(zip(names, (0.77, 0.775, 0.78), strict=True)))
+    lines = [ln for ln in _extras(rows, p, tmp_path) if ln.startswith("| + L_diff: LT-Net")]
+    alone = "| + L_diff: LT-Net, 7 scaling-and-squaring steps, G_F's field alone | 0.775 | - | - |"
+    assert lines[-1] == alone, lines
