@@ -931,10 +931,11 @@ def _inductive(rows: dict, p) -> list[str]:
         "",
         "## Test images in the pool or not (full LT-Net)",
         "",
-        "Transductive: the ladder's full row, trained on all seven images. Inductive: each fold "
+        "Transductive: the ladder's full row, trained on the six test images. Inductive: each fold "
         "trained on a pool without its test subjects and scored on them only (the paper never "
-        "trains on its test images). Same atlas, steps, spacing and seed; Δ is inductive minus "
-        "transductive per subject.",
+        "trains on its test images). `ltnet train` leaves the atlas out of any pool, so a fold's "
+        "pool listed below trains on its three images other than the atlas. Same atlas, steps, "
+        "spacing and seed; Δ is inductive minus transductive per subject.",
         "",
         "| seed | transductive | inductive | Δ mean (std) | better inductive | training (both folds) |",
         "| --- | --- | --- | --- | --- | --- |",
