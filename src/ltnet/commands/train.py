@@ -27,20 +27,19 @@ MISSING = {
     "backward": "backward network",
     "scheduled": "L_GAN or cycle term: nothing to schedule",
 }
+# why a flag is refused when the variant has its term but the recipe weighs that term 0
+IDLE = {
+    "gan": "L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan",
+    "backward": "the cycle family's weight is 0 in this recipe, so there is no cycle term: add --cycle-scale",
+    "scheduled": "L_GAN's and the cycle family's weights are 0 in this recipe, so there is nothing to "
+    "schedule: add --lambda-gan or --cycle-scale",
+}
 
 
 def recipe_overrides(args: argparse.Namespace) -> dict:
     """The recipe flags given on the command line, as TrainConfig fields; a flag for a loss or
     path the variant does not have is refused rather than ignored."""
-    from ltnet.config import (
-        CYCLE_FIELDS,
-        DISC_FIELDS,
-        RECIPE_FIELD_NEEDS,
-        SCHEDULE_FIELDS,
-        TrainConfig,
-        acting_fields,
-        get_variant,
-    )
+    from ltnet.config import RECIPE_FIELD_NEEDS, TrainConfig, acting_fields, get_variant
 
     variant = get_variant(args.variant)
     given = [(f, a) for f, a in RECIPE_FLAGS if getattr(args, a) is not None]
@@ -49,33 +48,15 @@ def recipe_overrides(args: argparse.Namespace) -> dict:
     base = TrainConfig.for_recipe(args.recipe)
     weights = out.get("lambda_gan", base.lambda_gan), out.get("cycle_scale", base.cycle_scale)
     acting = acting_fields(variant, *weights)
-    # fields the variant has but whose weight this recipe sets to 0: (fields, variant switch, why)
-    idle = (
-        (
-            DISC_FIELDS,
-            "gan",
-            "L_GAN's weight is 0 in this recipe, so there is no discriminator: add --lambda-gan",
-        ),
-        (
-            CYCLE_FIELDS,
-            "backward",
-            "the cycle family's weight is 0 in this recipe, so there is no cycle term: add --cycle-scale",
-        ),
-        (
-            SCHEDULE_FIELDS,
-            "scheduled",
-            "L_GAN's and the cycle family's weights are 0 in this recipe, so there is nothing to schedule: "
-            "add --lambda-gan or --cycle-scale",
-        ),
-    )
     for flag, attr in given:
         if attr in acting:
             continue
-        for group, switch, why in idle:
-            if attr in group and getattr(variant, switch):
-                raise LtnetError(f"{flag}: {why}")
-        what = MISSING[str(RECIPE_FIELD_NEEDS[attr])]
-        raise LtnetError(f"{flag}: variant {variant.name!r} has no {what}, so this flag would do nothing")
+        need = str(RECIPE_FIELD_NEEDS[attr])
+        if getattr(variant, need):  # the variant has the term, but this recipe weighs it 0
+            raise LtnetError(f"{flag}: {IDLE[need]}")
+        raise LtnetError(
+            f"{flag}: variant {variant.name!r} has no {MISSING[need]}, so this flag would do nothing"
+        )
     return out
 
 
