@@ -40,6 +40,30 @@ def test_integration_steps_are_stored_and_integrate_the_flow(diffeo_run):
         torch.testing.assert_close(net(x, y), expected)
 
 
+def test_symmetric_inference_of_a_diffeomorphic_model_averages_velocities(diffeo_run, toy_data):
+    from ltnet.io import load_image
+    from ltnet.prepare import normalize_intensity
+    from ltnet.segment import load_trained, predict_field
+
+    trained = load_trained(diffeo_run)
+    model = trained.model
+    torch.nn.init.normal_(model.g_f.flow.weight, std=0.05)
+    img = normalize_intensity(load_image(toy_data[0][2]).data)
+    forward = predict_field(model, trained.atlas, img, symmetric=False)
+    # G_B whose velocity is exactly minus G_F's: exp(-vR) = exp(vF), so the mean is G_F's own map
+    model.g_b.velocity = lambda moving, fixed: -model.g_f.velocity(fixed, moving)
+    torch.testing.assert_close(predict_field(model, trained.atlas, img, symmetric=True), forward)
+    # G_B that does nothing: exp(vF / 2), not the mean of two displacements
+    model.g_b.velocity = lambda moving, fixed: torch.zeros_like(model.g_f.velocity(fixed, moving))
+    half = predict_field(model, trained.atlas, img, symmetric=True)
+    with torch.no_grad():
+        expected = model.g_f.integrate(
+            0.5 * model.g_f.velocity(trained.atlas.image_tensor("cpu"), half.new_tensor(img)[None, None])
+        )
+    torch.testing.assert_close(half, expected)
+    assert not torch.allclose(half, 0.5 * forward, atol=1e-6)
+
+
 def test_segment_writes_qc_adapts_and_evaluate_reports_it(diffeo_run, toy_data, tmp_path, capsys):
     images, labels = toy_data
     out = tmp_path / "seg"

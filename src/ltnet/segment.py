@@ -115,7 +115,10 @@ def predict_field(
 
     ``symmetric`` (models with a backward network): the mean of G_F's field and the inverse of
     G_B's image-to-atlas field ``dpR = G_B(y, x)``, the two directions as an ensemble (measured in
-    bench/RESULTS.md); G_F's field alone otherwise, as the paper segments."""
+    bench/RESULTS.md); G_F's field alone otherwise, as the paper segments. A diffeomorphic model
+    (velocity fields vF, vR) takes the mean in the velocities, ``exp((vF - vR) / 2)``: the inverse of
+    ``exp(vR)`` is ``exp(-vR)``, and the result stays a diffeomorphism, which the mean of two
+    displacements need not be."""
     return predict_fields(model, [atlas], image, amp, symmetric)
 
 
@@ -140,6 +143,11 @@ def predict_fields(
     for i in range(0, len(atlases), batch):
         x = torch.cat([a.image_tensor(device) for a in atlases[i : i + batch]])
         y = y1.expand(x.shape[0], -1, -1, -1, -1)
+        if symmetric and model.g_b is not None and model.g_f.integrate is not None:
+            with autocast_context(device, amp):
+                v = 0.5 * (model.g_f.velocity(x, y).float() - model.g_b.velocity(y, x).float())
+            out.append(model.g_f.integrate(v.contiguous()))
+            continue
         with autocast_context(device, amp):
             dp_f = model.g_f(x, y).float()
             if not symmetric or model.g_b is None:

@@ -207,7 +207,7 @@ def test_the_diffeomorphic_section_shows_g_f_alone_beside_the_full_model(tmp_pat
     lines = [ln for ln in _extras(rows, p, tmp_path) if ln.startswith("| + L_diff: LT-Net")]
     assert lines == [
         "| + L_diff: LT-Net, plain displacement | 0.790 | - | - |",
-        "| + L_diff: LT-Net, 7 scaling-and-squaring steps | 0.780 | - | 1.20 |",
+        "| + L_diff: LT-Net, 7 scaling-and-squaring steps, both directions | 0.780 | - | 1.20 |",
     ], lines
     rows["forward-diffeo-s0"] = _row(0.775, dict(zip(names, (0.77, 0.775, 0.78), strict=True)))
     lines = [ln for ln in _extras(rows, p, tmp_path) if ln.startswith("| + L_diff: LT-Net")]

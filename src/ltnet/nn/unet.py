@@ -87,6 +87,15 @@ class VxmUNet(nn.Module):
         self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        flow = self.velocity(moving, fixed)
+        if self.integrate is not None:
+            flow = self.integrate(flow.contiguous().float())
+        return flow
+
+    def velocity(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        """The network's raw output (B, 3, D, H, W) in voxels: the stationary velocity field that
+        :meth:`forward` integrates when ``integration_steps`` > 0, the displacement itself
+        otherwise."""
         if moving.ndim != 5 or moving.shape != fixed.shape or moving.shape[1] != 1:
             raise ValueError(
                 f"expected moving and fixed images of one shape (B, 1, D, H, W), got "
@@ -111,7 +120,4 @@ class VxmUNet(nn.Module):
         flow = self.flow(y)
         if self.half_res:
             flow = 2 * F.interpolate(flow, scale_factor=2, mode="trilinear", align_corners=True)
-        flow = crop_to(flow, size)
-        if self.integrate is not None:
-            flow = self.integrate(flow.contiguous().float())
-        return flow
+        return crop_to(flow, size)
