@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,11 +69,13 @@ def hd95_per_label(
         )  # one voxel of margin, so every surface is inside the box
         pt = torch.from_numpy(np.ascontiguousarray(p[box]))[None, None].float()
         tt = torch.from_numpy(np.ascontiguousarray(t[box]))[None, None].float()
-        out[i] = float(
-            compute_hausdorff_distance(pt, tt, include_background=True, percentile=95, spacing=list(spacing))[
-                0, 0
-            ]
-        )
+        with warnings.catch_warnings():
+            # MONAI passes its own deprecated always_return_as_numpy internally (MONAI issue 9059)
+            warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+            hd = compute_hausdorff_distance(
+                pt, tt, include_background=True, percentile=95, spacing=list(spacing)
+            )
+        out[i] = float(hd[0, 0])
     return out
 
 
