@@ -172,7 +172,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="G_F's field alone, as the paper segments. Default, for models with a backward network: "
         "the mean of G_F's field and the inverse of G_B's image-to-atlas field (both directions as "
-        "an ensemble; +0.009 Dice on the benchmark's screen, see bench/RESULTS.md)",
+        "an ensemble; +0.009 Dice on the benchmark's screen, see bench/RESULTS.md); for a "
+        "diffeomorphic model (train --integration-steps), the mean of the two velocities, which "
+        "stays fold-free",
     )
     s.add_argument(
         "--refine-steps",
