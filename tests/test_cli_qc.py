@@ -50,7 +50,7 @@ def test_symmetric_inference_of_a_diffeomorphic_model_averages_velocities(diffeo
     torch.nn.init.normal_(model.g_f.flow.weight, std=0.05)
     img = normalize_intensity(load_image(toy_data[0][2]).data)
     forward = predict_field(model, trained.atlas, img, symmetric=False)
-    # G_B whose velocity is exactly minus G_F's: exp(-vR) = exp(vF), so the mean is G_F's own map
+    # G_B whose velocity is exactly minus G_F's (vR = -vF): the mean (vF - vR) / 2 is vF, G_F's own map
     model.g_b.velocity = lambda moving, fixed: -model.g_f.velocity(fixed, moving)
     torch.testing.assert_close(predict_field(model, trained.atlas, img, symmetric=True), forward)
     # G_B that does nothing: exp(vF / 2), not the mean of two displacements

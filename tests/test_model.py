@@ -119,8 +119,8 @@ def test_mutually_inverse_subvoxel_maps_reconstruct_the_atlas_exactly():
     model, disc = build_models(cfg)
     x, y, xs = _inputs()
     shift = torch.tensor([0.4, -0.3, 0.2]).view(1, 3, 1, 1, 1).expand(1, 3, 32, 32, 32)
-    model.g_f.forward = lambda a, b: shift.clone()
-    model.g_b.forward = lambda a, b: -shift.clone()
+    model.g_f.velocity = lambda a, b: shift.clone()
+    model.g_b.velocity = lambda a, b: -shift.clone()
     out = model(x, y, xs)
     assert float(out.dp_cyc.abs().max()) < 1e-6
     torch.testing.assert_close(out.x_bar, x)

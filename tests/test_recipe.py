@@ -274,6 +274,26 @@ def test_the_symmetric_term_trains_both_networks_through_the_mean_field():
     assert generator_objective(model, model(x, y, backward_sim=True), x, y, None, None, cfg).sim_sym is None
 
 
+def test_the_symmetric_term_of_a_diffeomorphic_model_integrates_the_mean_velocity():
+    from ltnet.atlas import Atlas
+    from ltnet.config import NetConfig
+    from ltnet.segment import predict_field
+
+    cfg = TrainConfig(variant="trans", symmetric_sim=0.5, net=NetConfig(integration_steps=5))
+    model, _ = build_models(cfg)
+    x, y = textured((1, 1, 24, 24, 24), 0), textured((1, 1, 24, 24, 24), 1)
+    for g in (model.g_f, model.g_b):
+        torch.nn.init.normal_(g.flow.weight, std=0.05)
+    out = model(x, y, backward_sim=True, symmetric=True)
+    with torch.no_grad():
+        v_f, v_r = model.g_f.velocity(x, y), model.g_b.velocity(y, x)
+        torch.testing.assert_close(out.dp_f, model.g_f(x, y))  # the forward field is unchanged
+        torch.testing.assert_close(out.dp_sym, model.integrate(0.5 * (v_f - v_r)))
+    # the map segment transfers along is the one trained through
+    atlas = Atlas.from_arrays(x[0, 0].numpy(), np.zeros((24, 24, 24), np.int32), np.eye(4))
+    torch.testing.assert_close(predict_field(model, atlas, y[0, 0].numpy(), symmetric=True), out.dp_sym)
+
+
 def test_the_symmetric_term_needs_g_bs_own_similarity():
     with pytest.raises(LtnetError, match="symmetric_sim needs backward_sim"):
         TrainConfig(symmetric_sim=1.0, backward_sim=False)

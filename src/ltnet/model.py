@@ -18,7 +18,8 @@ field already costs 10 * 0.0037 on the demo atlas), and pulls the forward field 
 L = L_GAN + L_sim + 10 L_cyc + 3 (L_anat + L_smooth + L_trans + L_diff)      (the paper's recipe)
 
 [ltnet, TrainConfig.symmetric_sim] segment uses dpS = (dpF + inverse(dpR)) / 2 for a model with
-both networks; this term trains both networks through that field: L_sim(y, x o dpS).
+both networks (exp((vF - vR) / 2) for a diffeomorphic one: :meth:`LTNet.mean_field`); this term
+trains both networks through that field: L_sim(y, x o dpS).
 
 ltnet's recipe weighs L_GAN by w_gan and the cycle family (L_cyc, L_trans, L_anat, L_diff) by w_cyc,
 both ramped in after a warm-up (:class:`Weights`, from :meth:`TrainConfig.ramp`), and adds
@@ -129,6 +130,21 @@ class LTNet(nn.Module):
             self.g_b = self.g_f if net.shared_generator else VxmUNet(net.enc, net.dec, **kw)
         self.warp = SpatialTransformer("bilinear")
 
+    def integrate(self, v: torch.Tensor) -> torch.Tensor:
+        """A generator's raw output (B, 3, D, H, W) -> its displacement: the velocity integrated
+        for a diffeomorphic model, the output itself otherwise."""
+        return v if self.g_f.integrate is None else self.g_f.integrate(v.contiguous().float())
+
+    def mean_field(self, v_f: torch.Tensor, v_r: torch.Tensor, iterations: int = 20) -> torch.Tensor:
+        """The two directions as one atlas-to-image displacement (B, 3, D, H, W) from the raw outputs
+        of ``G_F(x, y)`` and ``G_B(y, x)``: the mean of G_F's field and the inverse of G_B's
+        (``iterations`` of fixed-point inversion); for a diffeomorphic model the mean of the
+        velocities, ``exp((vF - vR) / 2)``, since ``exp(-vR)`` inverts ``exp(vR)`` exactly and the
+        result stays a diffeomorphism, which the mean of two displacements need not be."""
+        if self.g_f.integrate is not None:
+            return self.integrate(0.5 * (v_f.float() - v_r.float()))
+        return 0.5 * (v_f + inverse_field(v_r, self.warp, iterations))
+
     def forward(
         self,
         x: torch.Tensor,
@@ -143,7 +159,8 @@ class LTNet(nn.Module):
         ``symmetric`` too, the mean field segment uses and the atlas warped by it (dp_sym, y_sym).
         ``cycle=False`` leaves out the cycle path (dp_b, x_bar, x_bar_s): a run whose cycle family
         weighs 0 throughout (TrainConfig.runs_cycle) neither needs nor pays for it."""
-        dp_f = self.g_f(x, y)
+        v_f = self.g_f.velocity(x, y)
+        dp_f = self.integrate(v_f)
         out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
         # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
         atlas_s = SoftLabels.from_one_hot(x_s) if x_s is not None else None
@@ -158,11 +175,11 @@ class LTNet(nn.Module):
             if atlas_s is not None:
                 out.x_bar_s = atlas_s.warp_one_hot(out.dp_cyc)
         if backward_sim:
-            out.dp_r = self.g_b(y, x)
+            v_r = self.g_b.velocity(y, x)
+            out.dp_r = self.integrate(v_r)
             out.y_hat = self.warp(y, out.dp_r)
             if symmetric:
-                inv = inverse_field(out.dp_r, self.warp, TRAIN_INVERSE_ITERATIONS)
-                out.dp_sym = 0.5 * (dp_f + inv)
+                out.dp_sym = self.mean_field(v_f, v_r, TRAIN_INVERSE_ITERATIONS)
                 out.y_sym = self.warp(x, out.dp_sym)
         return out
 

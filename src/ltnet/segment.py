@@ -23,7 +23,6 @@ from ltnet.cache import PrepCache
 from ltnet.checkpoint import checkpoint_config, generator_state, load_checkpoint
 from ltnet.cohort import PreparedScan, for_each_scan
 from ltnet.config import INTERP_MODES, PrepConfig, SegmentConfig, TrainConfig
-from ltnet.deformation import inverse_field
 from ltnet.errors import LtnetError
 from ltnet.io import Volume, save_like
 from ltnet.io.image import label_dtype
@@ -115,10 +114,8 @@ def predict_field(
 
     ``symmetric`` (models with a backward network): the mean of G_F's field and the inverse of
     G_B's image-to-atlas field ``dpR = G_B(y, x)``, the two directions as an ensemble (measured in
-    bench/RESULTS.md); G_F's field alone otherwise, as the paper segments. A diffeomorphic model
-    (velocity fields vF, vR) takes the mean in the velocities, ``exp((vF - vR) / 2)``: the inverse of
-    ``exp(vR)`` is ``exp(-vR)``, and the result stays a diffeomorphism, which the mean of two
-    displacements need not be."""
+    bench/RESULTS.md; for a diffeomorphic model the mean of the velocities: :meth:`LTNet.mean_field`);
+    G_F's field alone otherwise, as the paper segments."""
     return predict_fields(model, [atlas], image, amp, symmetric)
 
 
@@ -143,18 +140,13 @@ def predict_fields(
     for i in range(0, len(atlases), batch):
         x = torch.cat([a.image_tensor(device) for a in atlases[i : i + batch]])
         y = y1.expand(x.shape[0], -1, -1, -1, -1)
-        if symmetric and model.g_b is not None and model.g_f.integrate is not None:
-            with autocast_context(device, amp):
-                v = 0.5 * (model.g_f.velocity(x, y).float() - model.g_b.velocity(y, x).float())
-            out.append(model.g_f.integrate(v.contiguous()))
-            continue
         with autocast_context(device, amp):
-            dp_f = model.g_f(x, y).float()
+            v_f = model.g_f.velocity(x, y).float()
             if not symmetric or model.g_b is None:
-                out.append(dp_f)
+                out.append(model.integrate(v_f))
                 continue
-            dp_r = model.g_b(y, x).float()
-        out.append(0.5 * (dp_f + inverse_field(dp_r, model.warp)))
+            v_r = model.g_b.velocity(y, x).float()
+        out.append(model.mean_field(v_f, v_r))
     return torch.cat(out)
 
 
