@@ -1270,7 +1270,8 @@ def _extras(rows: dict, p, root: Path) -> list[str]:
             "",
             "Both directions of a diffeomorphic model are averaged in their velocities, exp((vF - vR) / 2), "
             "since 2026-12-08; before, segment averaged the two displacements as for a plain model "
-            "(full LT-Net, seed 0: mean Dice 0.790, folding 0.0729 %).",
+            "(full LT-Net, seed 0: mean Dice 0.790, folding 0.0729 %; the row `diffeo-s0` as "
+            "committed at f574122).",
         ]
     out += _disc_probe(rows, root) + _warm_starts(rows, root)
     out += _inductive(rows, p)
