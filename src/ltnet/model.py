@@ -130,11 +130,6 @@ class LTNet(nn.Module):
             self.g_b = self.g_f if net.shared_generator else VxmUNet(net.enc, net.dec, **kw)
         self.warp = SpatialTransformer("bilinear")
 
-    def integrate(self, v: torch.Tensor) -> torch.Tensor:
-        """A generator's raw output (B, 3, D, H, W) -> its displacement: the velocity integrated
-        for a diffeomorphic model, the output itself otherwise."""
-        return v if self.g_f.integrate is None else self.g_f.integrate(v.contiguous().float())
-
     def mean_field(self, v_f: torch.Tensor, v_r: torch.Tensor, iterations: int = 20) -> torch.Tensor:
         """The two directions as one atlas-to-image displacement (B, 3, D, H, W) from the raw outputs
         of ``G_F(x, y)`` and ``G_B(y, x)``: the mean of G_F's field and the inverse of G_B's
@@ -142,7 +137,7 @@ class LTNet(nn.Module):
         velocities, ``exp((vF - vR) / 2)``, since ``exp(-vR)`` inverts ``exp(vR)`` exactly and the
         result stays a diffeomorphism, which the mean of two displacements need not be."""
         if self.g_f.integrate is not None:
-            return self.integrate(0.5 * (v_f.float() - v_r.float()))
+            return self.g_f.displacement(0.5 * (v_f.float() - v_r.float()))
         return 0.5 * (v_f + inverse_field(v_r, self.warp, iterations))
 
     def forward(
@@ -160,7 +155,7 @@ class LTNet(nn.Module):
         ``cycle=False`` leaves out the cycle path (dp_b, x_bar, x_bar_s): a run whose cycle family
         weighs 0 throughout (TrainConfig.runs_cycle) neither needs nor pays for it."""
         v_f = self.g_f.velocity(x, y)
-        dp_f = self.integrate(v_f)
+        dp_f = self.g_f.displacement(v_f)
         out = CycleOutputs(dp_f=dp_f, y_bar=self.warp(x, dp_f))
         # labels travel as sparse trilinear weights: exact, and cheaper than warping L channels
         atlas_s = SoftLabels.from_one_hot(x_s) if x_s is not None else None
@@ -176,7 +171,7 @@ class LTNet(nn.Module):
                 out.x_bar_s = atlas_s.warp_one_hot(out.dp_cyc)
         if backward_sim:
             v_r = self.g_b.velocity(y, x)
-            out.dp_r = self.integrate(v_r)
+            out.dp_r = self.g_b.displacement(v_r)
             out.y_hat = self.warp(y, out.dp_r)
             if symmetric:
                 out.dp_sym = self.mean_field(v_f, v_r, TRAIN_INVERSE_ITERATIONS)

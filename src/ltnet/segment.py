@@ -143,7 +143,7 @@ def predict_fields(
         with autocast_context(device, amp):
             v_f = model.g_f.velocity(x, y).float()
             if not symmetric or model.g_b is None:
-                out.append(model.integrate(v_f))
+                out.append(model.g_f.displacement(v_f))
                 continue
             v_r = model.g_b.velocity(y, x).float()
         out.append(model.mean_field(v_f, v_r))

@@ -87,10 +87,12 @@ class VxmUNet(nn.Module):
         self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
-        flow = self.velocity(moving, fixed)
-        if self.integrate is not None:
-            flow = self.integrate(flow.contiguous().float())
-        return flow
+        return self.displacement(self.velocity(moving, fixed))
+
+    def displacement(self, v: torch.Tensor) -> torch.Tensor:
+        """A raw output (B, 3, D, H, W) of :meth:`velocity` -> the displacement in voxels: the
+        velocity integrated when ``integration_steps`` > 0, the output itself otherwise."""
+        return v if self.integrate is None else self.integrate(v.contiguous().float())
 
     def velocity(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
         """The network's raw output (B, 3, D, H, W) in voxels: the stationary velocity field that
